@@ -1,0 +1,49 @@
+"""``connector bootstrap``: create the SPEC §2 tree from the units file, idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connector.directory import Directory
+from connector.errors import DirectoryError, DirectoryUnavailable
+from connector.model import Layout
+from connector.tree import Entry, tree_entries
+from connector.units import Units
+
+
+@dataclass
+class BootstrapResult:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    planned: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def bootstrap(directory: Directory, layout: Layout, units: Units, *,
+              dry_run: bool = False) -> BootstrapResult:
+    """Add each missing entry, parents first; never modify or delete what exists."""
+    result = BootstrapResult()
+    missing_parents: set[str] = set()
+    entries: list[Entry] = tree_entries(layout, units)
+    for dn, attributes in entries:
+        if directory.exists(dn):
+            result.existing.append(dn)
+            continue
+        if dry_run:
+            result.planned.append(dn)
+            continue
+        parent = dn.split(",", 1)[1].lower()
+        if parent in missing_parents:
+            missing_parents.add(dn.lower())
+            result.failed.append((dn, "parent was not created"))
+            continue
+        try:
+            directory.add_entry(dn, attributes)
+        except DirectoryUnavailable:
+            raise
+        except DirectoryError as exc:  # reported per entry; the rest still gets created
+            missing_parents.add(dn.lower())
+            result.failed.append((dn, str(exc)))
+            continue
+        result.created.append(dn)
+    return result

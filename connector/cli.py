@@ -1,0 +1,335 @@
+"""The ``connector`` command line: the one place that maps errors to messages and
+exit codes (0 ok · 1 rows rejected or operations failed · 2 usage/configuration
+· 3 safety guard · 4 directory unreachable or run cut off · 5 run lock busy).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from loguru import logger
+
+from connector import __version__
+from connector.errors import ConfigError, ConnectorError
+from connector.logs import setup_logging
+from connector.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EPILOG = """\b
+Configuration: a TOML file (--config or CONNECTOR_CONFIG) under CONNECTOR_*
+environment variables (nested with __, e.g. CONNECTOR_LDAP__URL), under flags.
+Exit codes: 0 ok, 1 rows rejected or operations failed, 2 usage/configuration,
+3 safety guard (nothing changed), 4 directory unreachable or run cut off,
+5 another run holds the lock (with --no-wait)."""
+
+
+def _config_option(func: F) -> F:
+    return click.option(
+        "--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+        help="TOML settings file (default: $CONNECTOR_CONFIG).", default=None,
+        expose_value=True,
+    )(func)
+
+
+def _settings(ctx: click.Context, config: Path | None, **overrides: Any) -> Settings:
+    root = ctx.find_root()
+    path = config or root.params.get("config")
+    settings = load_settings(path, **overrides)
+    level = "DEBUG" if root.params.get("verbose") else settings.log.level
+    secret = settings.ldap.bind_password.get_secret_value() if settings.ldap.bind_password else ""
+    setup_logging(level, json_lines=settings.log.json_lines, file=settings.log.file,
+                  rotation=settings.log.rotation, retention=settings.log.retention,
+                  secrets=[secret])
+    ctx.obj = settings
+    return settings
+
+
+def _connect(settings: Settings) -> Any:
+    from connector.directory import LdapDirectory
+
+    settings.require_bind()
+    return LdapDirectory(settings.ldap, settings.layout_value, settings.scope_value)
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                              "max_content_width": 100})
+@click.version_option(__version__, prog_name="connector")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TOML settings file (default: $CONNECTOR_CONFIG).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr.")
+def cli(config: Path | None, verbose: bool) -> None:
+    """Keep an LDAP directory in step with the HR roster under Decision 2366/QĐ-BHXH.
+
+    Creates accounts for active people in this scope's OUs, locks them on leave,
+    termination, transfer, violation or misuse (with the clause that says so), and
+    never deletes. Start with `connector check`, then `connector reconcile --dry-run`.
+    """
+
+
+@cli.command(epilog=EPILOG)
+@_config_option
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to the directory.")
+@click.option("--json", "as_json", is_flag=True,
+              help="stdout is one JSON document (summary, actions, rejected rows).")
+@click.option("--roster", type=click.Path(path_type=Path), default=None,
+              help="Roster CSV (default: CONNECTOR_ROSTER__PATH).")
+@click.option("--allow-mass-lock", is_flag=True,
+              help="Override the safety guard on the number/share of locks.")
+@click.option("--scope", default=None, help="Override CONNECTOR_SCOPE (it-centre | province:CODE).")
+@click.option("--no-wait", is_flag=True,
+              help="If another run holds the lock for this scope, exit 5 at once instead of "
+                   "waiting.")
+@click.pass_context
+def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: bool,
+              roster: Path | None, allow_mass_lock: bool, scope: str | None,
+              no_wait: bool) -> None:
+    """One run: read the roster, read the directory, plan, apply, audit.
+
+    \b
+    Examples:
+      connector reconcile --dry-run --roster staff.csv
+      connector reconcile --json > run.json
+    """
+    from connector.render import run_report
+    from connector.runlock import run_lock
+    from connector.service import reconcile as run
+
+    ctx.meta["json"] = as_json
+    settings = _settings(ctx, config, scope=scope)
+    with run_lock(settings, wait=not no_wait), _progress(as_json) as progress:
+        result = run(settings, lambda: _connect(settings), dry_run=dry_run,
+                     allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(run_report(result))
+    ctx.exit(result.exit_code)
+
+
+class _progress:
+    """A progress bar on stderr for long applies (only on a terminal, never with --json)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.enabled = not as_json and sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+        self._last_logged = 0
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if total < 50:
+            return
+        if self.enabled:
+            if self._bar is None:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TimeRemainingColumn,
+                )
+
+                self._bar = Progress("applying", BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), console=Console(stderr=True),
+                                     transient=True)
+                self._bar.start()
+                self._task = self._bar.add_task("apply", total=total)
+            self._bar.update(self._task, completed=done)
+        elif done == total or done - self._last_logged >= max(100, total // 10):
+            self._last_logged = done
+            logger.info("applied {}/{} actions", done, total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@cli.command(epilog=EPILOG)
+@_config_option
+@click.argument("employee_id")
+@click.option("--reason", required=True,
+              type=click.Choice(["misuse", "violation", "transferred", "terminated",
+                                 "maternity_leave", "sick_leave", "unpaid_leave"]),
+              help="misuse = Art. 6 §3 security hold (IT Centre only; reconcile never lifts "
+                   "it); violation = 6.2.3; transferred = 6.2.2; the leave reasons = 6.2.1.")
+@click.option("--note", default=None, help="Free text kept on the entry and in the audit log.")
+@click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
+@click.pass_context
+def lock(ctx: click.Context, config: Path | None, employee_id: str, reason: str,
+         note: str | None, scope: str | None) -> None:
+    """Lock an account by hand (Art. 6 §3 for misuse)."""
+    from connector.service import manual_lock
+
+    settings = _settings(ctx, config, scope=scope)
+    directory = _connect(settings)
+    try:
+        result = manual_lock(settings, directory, employee_id, reason, note)
+    finally:
+        directory.close()
+    _manual_report(result)
+    ctx.exit(result.exit_code)
+
+
+@cli.command(epilog=EPILOG)
+@_config_option
+@click.argument("employee_id")
+@click.option("--note", default=None, help="Free text kept in the audit log.")
+@click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
+@click.pass_context
+def unlock(ctx: click.Context, config: Path | None, employee_id: str, note: str | None,
+           scope: str | None) -> None:
+    """Lift a lock by hand; refused where the scope may not (a 6.3 hold: IT Centre only)."""
+    from connector.service import manual_unlock
+
+    settings = _settings(ctx, config, scope=scope)
+    directory = _connect(settings)
+    try:
+        result = manual_unlock(settings, directory, employee_id, note)
+    finally:
+        directory.close()
+    _manual_report(result)
+    ctx.exit(result.exit_code)
+
+
+def _manual_report(result: Any) -> None:
+    for outcome in result.outcomes:
+        action = outcome.action
+        state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+        click.echo(f"{action.kind.value} {action.dn} ({action.reason}, clause "
+                   f"{action.clause or '-'}): {state}")
+    click.echo(result.message if result.exit_code == 0 else "some operations failed")
+
+
+@cli.command(epilog=EPILOG)
+@_config_option
+@click.option("--units", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Units file (default: the sample in config/units.toml).")
+@click.option("--dry-run", is_flag=True, help="Show what would be created.")
+@click.option("--print-acl", is_flag=True,
+              help="Print the olcAccess/olcLimits LDIF that enforces the delegation, and exit.")
+@click.option("--database", default="olcDatabase={1}mdb,cn=config", show_default=True,
+              help="cn=config DN of the database, for --print-acl.")
+@click.pass_context
+def bootstrap(ctx: click.Context, config: Path | None, units: Path | None, dry_run: bool,
+              print_acl: bool, database: str) -> None:
+    """Create the OU tree, groups and provinces from a units file (idempotent)."""
+    from connector.bootstrap import bootstrap as run
+    from connector.resources import default_units
+    from connector.units import load_units
+
+    settings = _settings(ctx, config)
+    loaded = load_units(units or default_units())
+    if print_acl:
+        from connector.acl import acl_ldif
+
+        click.echo(acl_ldif(settings.layout_value, loaded, database), nl=False)
+        return
+    directory = _connect(settings)
+    try:
+        result = run(directory, settings.layout_value, loaded, dry_run=dry_run)
+    finally:
+        directory.close()
+    for dn in result.planned:
+        click.echo(f"would create {dn}")
+    for dn in result.created:
+        click.echo(f"created {dn}")
+    for dn, error in result.failed:
+        click.echo(f"FAILED {dn}: {error}")
+    if not result.created and not result.planned and not result.failed:
+        click.echo(f"nothing to do: all {len(result.existing)} entries exist")
+    else:
+        click.echo(f"{len(result.created)} created, {len(result.planned)} to create, "
+                   f"{len(result.existing)} already there, {len(result.failed)} failed")
+    ctx.exit(1 if result.failed else 0)
+
+
+@cli.command(epilog=EPILOG)
+@_config_option
+@click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
+@click.pass_context
+def check(ctx: click.Context, config: Path | None, scope: str | None) -> None:
+    """Validate settings, bind, and report what this identity can see and write."""
+    from connector.check import run_check
+
+    settings = _settings(ctx, config, scope=scope)
+    directory = _connect(settings)
+    try:
+        lines, ok = run_check(settings, directory)
+    finally:
+        directory.close()
+    for line in lines:
+        click.echo(line)
+    ctx.exit(0 if ok else 1)
+
+
+@cli.command(epilog=EPILOG)
+@_config_option
+@click.option("--once", is_flag=True, help="Run once now and exit (for testing a schedule).")
+@click.pass_context
+def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
+    """Run reconcile on the schedule until SIGTERM/SIGINT, then stop cleanly (exit 0)."""
+    from connector.scheduler import run_daemon
+
+    settings = _settings(ctx, config)
+    settings.require_bind()
+    if settings.roster.path is None:
+        raise ConfigError("CONNECTOR_ROSTER__PATH is not set: the daemon needs a roster")
+    ctx.exit(run_daemon(settings, lambda: _connect(settings), once=once))
+
+
+@cli.command(epilog=EPILOG)
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status file as JSON.")
+@click.pass_context
+def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
+    """Show the daemon's last run (from its status file)."""
+    from connector.scheduler import read_status
+
+    settings = _settings(ctx, config)
+    data = read_status(settings)
+    if data is None:
+        click.echo(f"no status yet in {settings.state.dir} (the daemon has not run)")
+        ctx.exit(1)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key, value in data.items():
+        click.echo(f"{key}: {value}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line and an exit code for every known error."""
+    threading.current_thread().name = "main"
+    try:
+        code = cli.main(args=argv, prog_name="connector", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except ConnectorError as exc:
+        logger.opt(exception=exc).debug("error detail")
+        ctx_json = "--json" in (argv if argv is not None else sys.argv)
+        if ctx_json:
+            click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code},
+                                  ensure_ascii=False))
+        click.echo(f"connector: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: one line for the user, the traceback in the debug log
+        logger.opt(exception=exc).debug("internal error")
+        click.echo(f"connector: internal error: {type(exc).__name__}: {exc} (run with -v for "
+                   "the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,603 @@
+"""The directory adapter: the only module that imports ldap3.
+
+``LdapDirectory`` talks to a real OpenLDAP server; ``MemoryDirectory`` is its
+in-memory twin for fast tests of the service. Both pass the same contract
+tests (``tests/integration/test_directory_contract.py``).
+
+How a lock is stored (SPEC §2): ``pwdAccountLockedTime: 000001010000Z`` (the
+ppolicy overlay refuses binds while it is present) plus, on the auxiliary
+class ``bhxhAccount`` (``config/schema/bhxh.ldif``), ``bhxhLockReason``,
+``bhxhLockClause``, ``bhxhLockedBy``, ``bhxhLockTime`` and ``bhxhLockNote``. An
+unlock removes all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from loguru import logger
+
+from connector.errors import (
+    ConfigError,
+    DirectoryError,
+    DirectoryUnavailable,
+    ScopeViolation,
+)
+from connector.model import Account, Group, Layout, Scope, Snapshot, dn_key, parent_dn
+from connector.plan import PERSON_ATTRIBUTES, Action, Kind
+from connector.policy import managed_containers, write_refusal
+from connector.settings import LdapSettings, LdapUrl
+
+LOCKED_VALUE = "000001010000Z"
+LOCK_ATTRIBUTES = ("bhxhLockReason", "bhxhLockClause", "bhxhLockNote", "bhxhLockedBy",
+                   "bhxhLockTime")
+AUX_CLASS = "bhxhAccount"
+PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson", AUX_CLASS)
+SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "bhxhLockReason",
+                       "bhxhLockClause", "objectClass")
+
+#: (operation, attribute, values): "replace" with no values removes the attribute.
+Modification = tuple[str, str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Directory(Protocol):
+    """What the service needs from a directory."""
+
+    actor: str
+
+    def snapshot(self, scope: Scope) -> Snapshot: ...
+
+    def apply(
+        self,
+        actions: Sequence[Action],
+        on_outcome: Callable[[Outcome], None],
+        stop: threading.Event | None = None,
+    ) -> None: ...
+
+    def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]: ...
+
+    def exists(self, dn: str) -> bool: ...
+
+    def add_entry(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def generalized_now() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%SZ")
+
+
+def modifications(action: Action, actor: str, now: str) -> list[Modification]:
+    """What an action changes on its entry, independent of the client library."""
+    if action.kind is Kind.UPDATE:
+        return [("replace", name, (value,) if value is not None else ())
+                for name, value in action.changes]
+    if action.kind in (Kind.LOCK, Kind.RELABEL):
+        mods: list[Modification] = []
+        if action.kind is Kind.LOCK:
+            mods.append(("replace", "pwdAccountLockedTime", (LOCKED_VALUE,)))
+        mods += [
+            ("replace", "bhxhLockReason", (action.reason,)),
+            ("replace", "bhxhLockClause", (action.clause,) if action.clause else ()),
+            ("replace", "bhxhLockNote", (action.note,) if action.note else ()),
+            ("replace", "bhxhLockedBy", (actor,)),
+            ("replace", "bhxhLockTime", (now,)),
+        ]
+        return mods
+    if action.kind is Kind.UNLOCK:
+        return [("replace", "pwdAccountLockedTime", ()),
+                *(("replace", name, ()) for name in LOCK_ATTRIBUTES)]
+    if action.kind is Kind.GROUP_ADD:
+        return [("add", "member", (action.member or "",))]
+    if action.kind is Kind.GROUP_REMOVE:
+        return [("delete", "member", (action.member or "",))]
+    raise ValueError(f"{action.kind} is not a modification")
+
+
+def create_attributes(action: Action) -> dict[str, list[str]]:
+    attributes = {name: [value] for name, value in action.changes if value is not None}
+    attributes["objectClass"] = list(PERSON_CLASSES)
+    return attributes
+
+
+def phases(actions: Sequence[Action]) -> list[list[Action]]:
+    """Actions grouped by kind, in plan order: each phase may run in parallel."""
+    grouped: dict[Kind, list[Action]] = {}
+    for action in actions:
+        grouped.setdefault(action.kind, []).append(action)
+    return [grouped[kind] for kind in Kind if kind in grouped]
+
+
+class _ScopedWrites:
+    """Every write is checked against the scope before it leaves the process."""
+
+    scope: Scope
+    layout: Layout
+
+    def check(self, action: Action) -> None:
+        group = action.kind in (Kind.GROUP_ADD, Kind.GROUP_REMOVE)
+        refusal = write_refusal(self.scope, self.layout, action.dn, group=group,
+                                member=action.member)
+        if refusal is not None:
+            raise ScopeViolation(f"refused before sending: {refusal}")
+
+    def check_dn(self, dn: str) -> None:
+        refusal = write_refusal(self.scope, self.layout, dn)
+        if refusal is not None:
+            raise ScopeViolation(f"refused before sending: {refusal}")
+
+
+def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
+    """Build an Account from attribute values (case-insensitive names)."""
+    lower = {name.lower(): vals for name, vals in values.items()}
+
+    def one(name: str) -> str | None:
+        vals = lower.get(name.lower())
+        if not vals:
+            return None
+        return vals[0] if len(vals) == 1 else "\n".join(vals)
+
+    employee_id = one("uid") or one("employeeNumber") or dn.split(",", 1)[0].split("=", 1)[-1]
+    person = {name: value for name in PERSON_ATTRIBUTES if (value := one(name)) is not None}
+    return Account(
+        dn=dn,
+        employee_id=employee_id.split("\n")[0],
+        container=parent_dn(dn),
+        values=person,
+        locked=one("pwdAccountLockedTime") is not None,
+        lock_reason=one("bhxhLockReason"),
+        lock_clause=one("bhxhLockClause"),
+        object_classes=frozenset(v.lower() for v in lower.get("objectclass", [])),
+    )
+
+
+def _province_code(layout: Layout, group_rdn_value: str) -> str | None:
+    prefix = layout.province_group.split("=", 1)[1].split("{code}", 1)[0]
+    if group_rdn_value.lower().startswith(prefix.lower()):
+        return group_rdn_value[len(prefix):]
+    return None
+
+
+# --------------------------------------------------------------------------- LDAP
+
+
+class LdapDirectory(_ScopedWrites):
+    """A real server, over ldap3; one connection per thread."""
+
+    def __init__(self, settings: LdapSettings, layout: Layout, scope: Scope) -> None:
+        if not settings.bind_dn or settings.bind_password is None:
+            raise ConfigError("CONNECTOR_LDAP__BIND_DN and a bind password are required")
+        self.settings = settings
+        self.layout = layout
+        self.scope = scope
+        self.actor = settings.bind_dn
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+        self.url: LdapUrl | None = None
+        self._conn()  # fail fast: unreachable or refused bind is reported before planning
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _server(self, url: LdapUrl) -> Any:
+        import ldap3
+
+        tls = None
+        if url.scheme == "ldaps" or self.settings.start_tls:
+            tls = ldap3.Tls(
+                validate=ssl.CERT_REQUIRED,
+                ca_certs_file=str(self.settings.ca_file) if self.settings.ca_file else None,
+            )
+        if url.scheme == "ldapi":
+            return ldap3.Server(f"ldapi://{url.host}", get_info=ldap3.NONE,
+                                connect_timeout=int(self.settings.connect_timeout))
+        return ldap3.Server(
+            url.host,
+            port=url.port or (636 if url.scheme == "ldaps" else 389),
+            use_ssl=url.scheme == "ldaps",
+            tls=tls,
+            get_info=ldap3.NONE,
+            connect_timeout=int(self.settings.connect_timeout),
+        )
+
+    def _open(self) -> Any:
+        import ldap3
+        from ldap3.core import exceptions as lx
+
+        password = self.settings.bind_password
+        assert password is not None
+        urls = [self.url] if self.url is not None else list(self.settings.urls)
+        failures: list[str] = []
+        for url in urls:
+            conn = ldap3.Connection(
+                self._server(url),
+                user=self.actor,
+                password=password.get_secret_value(),
+                client_strategy=ldap3.SYNC,
+                raise_exceptions=True,
+                receive_timeout=int(self.settings.operation_timeout),
+                return_empty_attributes=False,
+                check_names=False,
+                read_only=False,
+                auto_referrals=False,
+            )
+            try:
+                conn.open()
+                if self.settings.start_tls and url.scheme == "ldap" and not conn.start_tls():
+                    raise DirectoryUnavailable(f"StartTLS failed on {url}")
+                conn.bind()
+            except lx.LDAPInvalidCredentialsResult:
+                _quiet_unbind(conn)
+                raise ConfigError(
+                    f"the directory at {url} refused the bind as {self.actor}: invalid credentials"
+                    " (check CONNECTOR_LDAP__BIND_DN and the password)"
+                ) from None
+            except lx.LDAPOperationResult as exc:
+                _quiet_unbind(conn)
+                raise ConfigError(
+                    f"the directory at {url} refused the bind as {self.actor}: {_describe(exc)}"
+                ) from None
+            except (lx.LDAPException, OSError) as exc:
+                _quiet_unbind(conn)
+                failures.append(f"{url}: {_describe(exc)}")
+                logger.debug("cannot reach {}: {}", url, _describe(exc))
+                continue
+            self.url = url
+            with self._lock:
+                self._all.append(conn)
+            return conn
+        raise DirectoryUnavailable("directory unreachable: " + "; ".join(failures))
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                _quiet_unbind(conn)
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _search(
+        self, base: str, search_filter: str, attributes: Sequence[str], subtree: bool = True
+    ) -> Iterator[tuple[str, dict[str, list[str]]]]:
+        """One paged search; yields (dn, {attribute: [str values]}). Missing base → nothing."""
+        import ldap3
+        from ldap3.core import exceptions as lx
+
+        conn = self._conn()
+        cookie: bytes | None = None
+        while True:
+            try:
+                conn.search(
+                    base,
+                    search_filter,
+                    search_scope=ldap3.SUBTREE if subtree else ldap3.LEVEL,
+                    attributes=list(attributes),
+                    paged_size=self.settings.page_size,
+                    paged_cookie=cookie,
+                )
+            except lx.LDAPNoSuchObjectResult:
+                logger.warning("{} does not exist (run `connector bootstrap`?)", base)
+                return
+            except lx.LDAPOperationResult as exc:
+                raise DirectoryError(f"search of {base} failed: {_describe(exc)}") from None
+            except (lx.LDAPException, OSError) as exc:
+                raise DirectoryUnavailable(f"search of {base} was cut off: {_describe(exc)}") \
+                    from None
+            for item in conn.response:
+                if item.get("type") != "searchResEntry":
+                    continue
+                raw = item["raw_attributes"]
+                yield item["dn"], {
+                    name: [v.decode("utf-8", "replace") for v in values]
+                    for name, values in raw.items()
+                }
+            controls = conn.result.get("controls") or {}
+            cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+            if not cookie:
+                return
+
+    def snapshot(self, scope: Scope) -> Snapshot:
+        layout = self.layout
+        provinces = frozenset(
+            values["ou"][0]
+            for dn, values in self._search(layout.provinces_dn, "(objectClass=organizationalUnit)",
+                                           ["ou"], subtree=False)
+            if values.get("ou")
+        )
+        accounts: list[Account] = []
+        for container in managed_containers(scope, layout, provinces):
+            for dn, values in self._search(container, "(objectClass=inetOrgPerson)",
+                                           SNAPSHOT_ATTRIBUTES):
+                accounts.append(account_from_values(dn, values))
+        groups: dict[str, Group] = {}
+        if scope.is_it_centre:
+            for dn, values in self._search(layout.groups_dn, "(objectClass=groupOfNames)",
+                                           ["cn", "member"], subtree=False):
+                code = _province_code(layout, (values.get("cn") or [""])[0])
+                known = {c.casefold(): c for c in provinces}
+                if code is not None and code.casefold() in known:
+                    canonical = known[code.casefold()]
+                    groups[canonical] = Group(dn, canonical, frozenset(values.get("member", [])))
+        return Snapshot(tuple(accounts), groups, provinces)
+
+    def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
+        from ldap3.utils.conv import escape_filter_chars
+
+        found: list[Account] = []
+        search_filter = f"(&(objectClass=inetOrgPerson)(uid={escape_filter_chars(employee_id)}))"
+        for container in containers:
+            for dn, values in self._search(container, search_filter, SNAPSHOT_ATTRIBUTES):
+                found.append(account_from_values(dn, values))
+        return found
+
+    def exists(self, dn: str) -> bool:
+        import ldap3
+        from ldap3.core import exceptions as lx
+
+        try:
+            self._conn().search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["1.1"])
+        except lx.LDAPNoSuchObjectResult:
+            return False
+        except lx.LDAPOperationResult as exc:
+            raise DirectoryError(f"cannot read {dn}: {_describe(exc)}") from None
+        except (lx.LDAPException, OSError) as exc:
+            raise DirectoryUnavailable(f"cut off while reading {dn}: {_describe(exc)}") from None
+        return True
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def add_entry(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
+        from ldap3.core import exceptions as lx
+
+        try:
+            self._conn().add(dn, attributes={k: list(v) for k, v in attributes.items()})
+        except lx.LDAPOperationResult as exc:
+            raise DirectoryError(f"add {dn}: {_describe(exc)}") from None
+        except (lx.LDAPException, OSError) as exc:
+            raise DirectoryUnavailable(f"cut off while adding {dn}: {_describe(exc)}") from None
+
+    def apply_one(self, action: Action) -> None:
+        """Send one action; raises DirectoryError (the server said no) or
+        DirectoryUnavailable (the connection is gone)."""
+        import ldap3
+        from ldap3.core import exceptions as lx
+
+        self.check(action)
+        conn = self._conn()
+        ops = {"replace": ldap3.MODIFY_REPLACE, "add": ldap3.MODIFY_ADD,
+               "delete": ldap3.MODIFY_DELETE}
+        try:
+            if action.kind is Kind.CREATE:
+                conn.add(action.dn, attributes=create_attributes(action))
+                return
+            mods = modifications(action, self.actor, generalized_now())
+            changes: dict[str, list[tuple[Any, list[str]]]] = {}
+            for op, name, values in mods:
+                changes.setdefault(name, []).append((ops[op], list(values)))
+            try:
+                conn.modify(action.dn, changes)
+            except lx.LDAPObjectClassViolationResult:
+                if action.kind not in (Kind.LOCK, Kind.RELABEL):
+                    raise
+                # an entry the connector did not create: give it the lock attributes' class
+                conn.modify(action.dn, {"objectClass": [(ldap3.MODIFY_ADD, [AUX_CLASS])]})
+                conn.modify(action.dn, changes)
+        except (lx.LDAPAttributeOrValueExistsResult, lx.LDAPNoSuchAttributeResult):
+            if action.kind not in (Kind.GROUP_ADD, Kind.GROUP_REMOVE):
+                raise DirectoryError(f"{action.kind} {action.dn}: unexpected state") from None
+            # already a member / already gone: the group is as wanted
+        except lx.LDAPOperationResult as exc:
+            raise DirectoryError(_describe(exc)) from None
+        except (lx.LDAPException, OSError) as exc:
+            raise DirectoryUnavailable(f"cut off during {action.kind} {action.dn}: "
+                                       f"{_describe(exc)}") from None
+
+    def apply(
+        self,
+        actions: Sequence[Action],
+        on_outcome: Callable[[Outcome], None],
+        stop: threading.Event | None = None,
+    ) -> None:
+        _apply_in_phases(self.apply_one, actions, on_outcome, stop, self.settings.workers)
+
+
+def _apply_in_phases(
+    send: Callable[[Action], None],
+    actions: Sequence[Action],
+    on_outcome: Callable[[Outcome], None],
+    stop: threading.Event | None,
+    workers: int,
+) -> None:
+    """Phases run in order (revocations first); inside a phase, ``workers`` in parallel.
+
+    A refused operation is reported and the run goes on; a lost connection or a
+    stop request lets in-flight operations finish, then raises or returns.
+    """
+    unavailable: list[DirectoryUnavailable] = []
+
+    def run(action: Action) -> Outcome:
+        try:
+            send(action)
+        except DirectoryUnavailable as exc:
+            unavailable.append(exc)
+            return Outcome(action, str(exc))
+        except (DirectoryError, ScopeViolation) as exc:
+            return Outcome(action, str(exc))
+        return Outcome(action)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
+        for phase in phases(actions):
+            pending: set[Future[Outcome]] = set()
+            queue = iter(phase)
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < workers * 2:
+                    if unavailable or (stop is not None and stop.is_set()):
+                        exhausted = True
+                        break
+                    action = next(queue, None)
+                    if action is None:
+                        exhausted = True
+                        break
+                    pending.add(pool.submit(run, action))
+                if not pending:
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    on_outcome(future.result())
+            if unavailable:
+                raise unavailable[0]
+            if stop is not None and stop.is_set():
+                return
+
+
+def _quiet_unbind(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.unbind()
+
+
+def _describe(exc: BaseException) -> str:
+    """An LDAP error as one line: result name and server message, never a password."""
+    result = getattr(exc, "result", None)
+    description = getattr(exc, "description", None)
+    message = getattr(exc, "message", None)
+    if description:
+        text = str(description)
+        if message:
+            text += f": {message}"
+        return text
+    if result is not None:
+        return str(result)
+    return f"{type(exc).__name__}: {exc}".split("\n")[0]
+
+
+# ------------------------------------------------------------------------- in memory
+
+
+class MemoryDirectory(_ScopedWrites):
+    """The in-memory twin: same contract, no server; for unit tests of the service."""
+
+    def __init__(self, layout: Layout, scope: Scope, actor: str = "cn=memory") -> None:
+        self.layout = layout
+        self.scope = scope
+        self.actor = actor
+        self.entries: dict[str, tuple[str, dict[str, list[str]]]] = {}
+        self.fail: dict[str, str] = {}  # dn_key → error message, to test partial failure
+        self.writes = 0
+
+    def put(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
+        self.entries[dn_key(dn)] = (dn, {k: list(v) for k, v in attributes.items()})
+
+    def get(self, dn: str) -> dict[str, list[str]] | None:
+        entry = self.entries.get(dn_key(dn))
+        return entry[1] if entry else None
+
+    def _children(self, base: str, subtree: bool) -> Iterator[tuple[str, dict[str, list[str]]]]:
+        base_key = dn_key(base)
+        for key, (dn, values) in sorted(self.entries.items()):
+            inside = key.endswith("," + base_key) if subtree else parent_dn(key) == base_key
+            if inside:
+                yield dn, values
+
+    @staticmethod
+    def _has_class(values: Mapping[str, list[str]], name: str) -> bool:
+        return name.lower() in {v.lower() for v in values.get("objectClass", [])}
+
+    def snapshot(self, scope: Scope) -> Snapshot:
+        layout = self.layout
+        provinces = frozenset(
+            values["ou"][0] for _, values in self._children(layout.provinces_dn, False)
+            if values.get("ou")
+        )
+        accounts = [
+            account_from_values(dn, values)
+            for container in managed_containers(scope, layout, provinces)
+            for dn, values in self._children(container, True)
+            if self._has_class(values, "inetOrgPerson")
+        ]
+        groups: dict[str, Group] = {}
+        if scope.is_it_centre:
+            known = {c.casefold(): c for c in provinces}
+            for dn, values in self._children(layout.groups_dn, False):
+                code = _province_code(layout, (values.get("cn") or [""])[0])
+                if code is not None and code.casefold() in known:
+                    canonical = known[code.casefold()]
+                    groups[canonical] = Group(dn, canonical, frozenset(values.get("member", [])))
+        return Snapshot(tuple(accounts), groups, provinces)
+
+    def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
+        return [
+            account_from_values(dn, values)
+            for container in containers
+            for dn, values in self._children(container, True)
+            if self._has_class(values, "inetOrgPerson")
+            and employee_id.casefold() in {v.casefold() for v in values.get("uid", [])}
+        ]
+
+    def exists(self, dn: str) -> bool:
+        return dn_key(dn) in self.entries
+
+    def add_entry(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
+        if dn_key(dn) in self.entries:
+            raise DirectoryError(f"add {dn}: entryAlreadyExists")
+        if parent_dn(dn_key(dn)) not in self.entries and parent_dn(dn):
+            raise DirectoryError(f"add {dn}: noSuchObject")
+        self.put(dn, attributes)
+
+    def apply_one(self, action: Action) -> None:
+        self.check(action)
+        if dn_key(action.dn) in self.fail:
+            raise DirectoryError(self.fail[dn_key(action.dn)])
+        self.writes += 1
+        if action.kind is Kind.CREATE:
+            self.add_entry(action.dn, create_attributes(action))
+            return
+        values = self.get(action.dn)
+        if values is None:
+            raise DirectoryError(f"{action.kind} {action.dn}: noSuchObject")
+        for op, name, new in modifications(action, self.actor, generalized_now()):
+            current = values.setdefault(name, [])
+            if op == "replace":
+                values[name] = list(new)
+            elif op == "add":
+                current.extend(v for v in new if dn_key(v) not in {dn_key(c) for c in current})
+            else:
+                values[name] = [c for c in current if dn_key(c) not in {dn_key(v) for v in new}]
+            if not values[name]:
+                del values[name]
+
+    def apply(
+        self,
+        actions: Sequence[Action],
+        on_outcome: Callable[[Outcome], None],
+        stop: threading.Event | None = None,
+    ) -> None:
+        _apply_in_phases(self.apply_one, actions, on_outcome, stop, 1)
+
+    def close(self) -> None:
+        pass

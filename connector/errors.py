@@ -1,0 +1,69 @@
+"""The connector's one error tree; the CLI maps it to messages and exit codes.
+
+    ConnectorError                  base; ``exit_code`` says how the CLI ends
+    ├── ConfigError                 bad setting or usage (exit 2, permanent)
+    ├── RosterUnreadable            roster missing / not UTF-8 / no header (exit 2)
+    ├── UnitsError                  units file invalid (exit 2)
+    ├── SafetyAbort                 guard tripped: too many locks / empty roster (exit 3)
+    ├── ScopeViolation              a write outside the scope's managed OUs (exit 2)
+    ├── PermissionRefused           manual action the scope may not take (exit 2)
+    ├── NotFound                    manual action on an unknown account (exit 2)
+    ├── RunLocked                   another run holds the lock (exit 5)
+    └── DirectoryError              the server said no (exit 1 per operation)
+        └── DirectoryUnavailable    unreachable / cut off (exit 4, transient)
+
+Messages never contain a secret: they are built from DNs, codes and counts.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base of every error the connector raises on purpose."""
+
+    exit_code = 1
+    transient = False
+
+
+class ConfigError(ConnectorError):
+    exit_code = 2
+
+
+class RosterUnreadable(ConnectorError):
+    exit_code = 2
+
+
+class UnitsError(ConnectorError):
+    exit_code = 2
+
+
+class SafetyAbort(ConnectorError):
+    """The plan changes too much; only ``--allow-mass-lock`` overrides."""
+
+    exit_code = 3
+
+
+class ScopeViolation(ConnectorError):
+    exit_code = 2
+
+
+class PermissionRefused(ConnectorError):
+    exit_code = 2
+
+
+class NotFound(ConnectorError):
+    exit_code = 2
+
+
+class RunLocked(ConnectorError):
+    exit_code = 5
+    transient = True
+
+
+class DirectoryError(ConnectorError):
+    exit_code = 1
+
+
+class DirectoryUnavailable(DirectoryError):
+    exit_code = 4
+    transient = True

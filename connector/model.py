@@ -1,0 +1,239 @@
+"""Value types shared by every layer: roster people, directory accounts, scope, layout.
+
+Everything here is immutable and free of I/O, so the planner can be tested
+exhaustively without a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class UnitType(StrEnum):
+    CENTRAL = "central"
+    PROVINCE = "province"
+    VENDOR = "vendor"
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    MATERNITY_LEAVE = "maternity_leave"
+    SICK_LEAVE = "sick_leave"
+    UNPAID_LEAVE = "unpaid_leave"
+    TERMINATED = "terminated"
+    TRANSFERRED = "transferred"
+    VIOLATION = "violation"
+
+
+@dataclass(frozen=True)
+class Person:
+    """One valid roster row. ``None`` in an optional field means "not given"."""
+
+    employee_id: str
+    full_name: str
+    family_name: str
+    given_name: str
+    unit_type: UnitType
+    unit_code: str
+    status: Status
+    line: int
+    email: str | None = None
+    role: Role | None = None
+    field: str | None = None
+
+    @property
+    def key(self) -> str:
+        return id_key(self.employee_id)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A roster row that failed validation; its account is never touched."""
+
+    line: int
+    employee_id: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"line": self.line, "employee_id": self.employee_id, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Account:
+    """A person entry as read from a managed OU (only the attributes the plan needs)."""
+
+    dn: str
+    employee_id: str
+    container: str
+    values: Mapping[str, str] = field(default_factory=dict)
+    locked: bool = False
+    lock_reason: str | None = None
+    lock_clause: str | None = None
+    object_classes: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str:
+        return id_key(self.employee_id)
+
+
+@dataclass(frozen=True)
+class Group:
+    dn: str
+    code: str
+    members: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one run read from the directory: the scope's managed part, nothing more."""
+
+    accounts: tuple[Account, ...]
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    provinces: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """``it-centre`` or ``province:<CODE>`` (Art. 6 §1.1 and §1.2)."""
+
+    kind: str
+    code: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        value = text.strip()
+        if value == "it-centre":
+            return cls("it-centre")
+        if value.startswith("province:"):
+            code = value.split(":", 1)[1].strip()
+            if code and is_safe_code(code):
+                return cls("province", code.upper())
+        raise ValueError(f"scope must be 'it-centre' or 'province:<CODE>', got {text!r}")
+
+    @property
+    def is_it_centre(self) -> bool:
+        return self.kind == "it-centre"
+
+    def __str__(self) -> str:
+        return "it-centre" if self.is_it_centre else f"province:{self.code}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things live in the DIT (SPEC §2); every container is configurable."""
+
+    base_dn: str = "dc=bhxh,dc=gov,dc=vn"
+    central: str = "ou=people,ou=central"
+    vendors: str = "ou=people,ou=vendors"
+    provinces: str = "ou=provinces"
+    province_people: str = "ou=people,ou={code}"
+    province_admins: str = "ou=admins,ou={code}"
+    groups: str = "ou=groups"
+    system: str = "ou=system"
+    policies: str = "ou=policies"
+    it_centre_group: str = "cn=it-centre-admins"
+    province_group: str = "cn=province-admins-{code}"
+
+    def _abs(self, rel: str) -> str:
+        return f"{rel},{self.base_dn}"
+
+    @property
+    def central_dn(self) -> str:
+        return self._abs(self.central)
+
+    @property
+    def vendors_dn(self) -> str:
+        return self._abs(self.vendors)
+
+    @property
+    def provinces_dn(self) -> str:
+        return self._abs(self.provinces)
+
+    def province_dn(self, code: str) -> str:
+        return f"ou={code},{self.provinces_dn}"
+
+    def people_dn(self, code: str) -> str:
+        return f"{self.province_people.format(code=code)},{self.provinces_dn}"
+
+    def admins_dn(self, code: str) -> str:
+        return f"{self.province_admins.format(code=code)},{self.provinces_dn}"
+
+    @property
+    def groups_dn(self) -> str:
+        return self._abs(self.groups)
+
+    @property
+    def system_dn(self) -> str:
+        return self._abs(self.system)
+
+    @property
+    def policies_dn(self) -> str:
+        return self._abs(self.policies)
+
+    @property
+    def default_policy_dn(self) -> str:
+        return f"cn=default,{self.policies_dn}"
+
+    @property
+    def it_centre_group_dn(self) -> str:
+        return f"{self.it_centre_group},{self.groups_dn}"
+
+    def province_group_dn(self, code: str) -> str:
+        return f"{self.province_group.format(code=code)},{self.groups_dn}"
+
+
+def id_key(employee_id: str) -> str:
+    """LDAP matches ``uid`` case-insensitively, so ids are compared the same way."""
+    return employee_id.casefold()
+
+
+def dn_key(dn: str) -> str:
+    """A comparable form of a DN: lower case, no spaces around unescaped separators.
+
+    Good enough for the DNs this connector builds and reads back (case-insensitive
+    ``ou``/``uid``/``cn`` values); it does not decode hex escapes.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for char in dn:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            current.append(char)
+            escaped = True
+        elif char in ",+":
+            parts.append("".join(current).strip() + char)
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return "".join(part.replace(" = ", "=").replace("= ", "=").replace(" =", "=")
+                   for part in parts).lower()
+
+
+def parent_dn(dn: str) -> str:
+    """The DN without its first RDN (escape-aware)."""
+    escaped = False
+    for index, char in enumerate(dn):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            return dn[index + 1 :].strip()
+    return ""
+
+
+def is_safe_code(code: str) -> bool:
+    """Codes become RDN values and ACL regex parts: keep them to a tame alphabet."""
+    return bool(code) and len(code) <= 32 and all(c.isascii() and (c.isalnum() or c in "_-")
+                                                   for c in code)

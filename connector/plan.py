@@ -1,0 +1,408 @@
+"""The plan: roster people + directory snapshot + scope → ordered actions.
+
+Pure code. Every action carries the employee, the DN, the reason and the
+clause of Decision 2366 that justifies it; one ``to_dict()`` feeds the dry-run
+table, ``--json``, the audit log and the tests.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from connector.errors import SafetyAbort
+from connector.model import (
+    Account,
+    Layout,
+    Person,
+    Rejected,
+    Scope,
+    Snapshot,
+    Status,
+    UnitType,
+    dn_key,
+    parent_dn,
+)
+from connector.policy import (
+    CLAUSE_NOT_ON_ROSTER,
+    CLAUSE_TRANSFER,
+    REASON_NOT_ON_ROSTER,
+    REASON_RETURNED,
+    REASON_TRANSFERRED,
+    LockReason,
+    canonical_province,
+    desired_container,
+    is_liftable,
+    managed_containers,
+    should_relabel,
+    status_lock,
+)
+
+
+class Kind(StrEnum):
+    """Action kinds, in the order they are applied: revocations first."""
+
+    GROUP_REMOVE = "group_remove"
+    LOCK = "lock"
+    RELABEL = "relabel"
+    UPDATE = "update"
+    CREATE = "create"
+    UNLOCK = "unlock"
+    GROUP_ADD = "group_add"
+
+
+_ORDER = {kind: index for index, kind in enumerate(Kind)}
+
+REASON_NEW = "new_on_roster"
+REASON_CHANGED = "roster_changed"
+REASON_ADMIN_ACTIVE = "admin_active"
+REASON_ADMIN_INACTIVE = "admin_inactive"
+
+#: Person attributes the connector owns, in the order they are shown.
+PERSON_ATTRIBUTES = (
+    "uid",
+    "employeeNumber",
+    "cn",
+    "displayName",
+    "sn",
+    "givenName",
+    "mail",
+    "employeeType",
+    "departmentNumber",
+    "businessCategory",
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    dn: str
+    reason: str
+    employee_id: str | None = None
+    clause: str | None = None
+    changes: tuple[tuple[str, str | None], ...] = ()
+    member: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "action": self.kind.value,
+            "employee_id": self.employee_id,
+            "dn": self.dn,
+            "reason": self.reason,
+            "clause": self.clause,
+            "changes": dict(self.changes) if self.changes else None,
+            "member": self.member,
+            "note": self.note,
+        }
+
+    @property
+    def sort_key(self) -> tuple[int, str, str]:
+        return (_ORDER[self.kind], dn_key(self.dn), self.member or "")
+
+
+@dataclass(frozen=True)
+class Held:
+    """An active person whose sticky lock reconcile will not lift."""
+
+    employee_id: str
+    dn: str
+    clause: str | None
+    reason: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"employee_id": self.employee_id, "dn": self.dn, "clause": self.clause,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class OutOfScope:
+    employee_id: str
+    line: int
+    unit_type: str
+    unit_code: str
+    role: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"employee_id": self.employee_id, "line": self.line, "unit_type": self.unit_type,
+                "unit_code": self.unit_code, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    managed: int
+    containers: tuple[str, ...] = ()
+    out_of_scope: tuple[OutOfScope, ...] = ()
+    held: tuple[Held, ...] = ()
+    rejected: tuple[Rejected, ...] = field(default_factory=tuple)
+
+    @property
+    def lock_count(self) -> int:
+        return sum(1 for action in self.actions if action.kind is Kind.LOCK)
+
+    def counts(self) -> dict[str, int]:
+        counts = Counter(action.kind.value for action in self.actions)
+        return {kind.value: counts.get(kind.value, 0) for kind in Kind}
+
+    def counts_by_clause(self) -> dict[str, int]:
+        counts = Counter(
+            f"{action.kind.value} {action.clause}" for action in self.actions if action.clause
+        )
+        return dict(sorted(counts.items()))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "managed_accounts": self.managed,
+            "counts": self.counts(),
+            "counts_by_clause": self.counts_by_clause(),
+            "actions": [action.to_dict() for action in self.actions],
+            "held": [held.to_dict() for held in self.held],
+            "out_of_scope": [row.to_dict() for row in self.out_of_scope],
+        }
+
+
+def desired_values(person: Person, unit_code: str) -> dict[str, str]:
+    """The person's entry as the roster describes it; "not given" fields are absent."""
+    values = {
+        "uid": person.employee_id,
+        "employeeNumber": person.employee_id,
+        "cn": person.full_name,
+        "displayName": person.full_name,
+        "sn": person.family_name,
+        "givenName": person.given_name,
+        "employeeType": person.unit_type.value,
+        "departmentNumber": unit_code,
+    }
+    if person.email is not None:
+        values["mail"] = person.email
+    if person.field is not None:
+        values["businessCategory"] = person.field
+    return values
+
+
+def account_dn(employee_id: str, container: str) -> str:
+    return f"uid={escape_rdn_value(employee_id)},{container}"
+
+
+def escape_rdn_value(value: str) -> str:
+    """RFC 4514 escaping (ids are already restricted; this is defence in depth)."""
+    out = []
+    for index, char in enumerate(value):
+        if char in ',+"\\<>;=' or (char == "#" and index == 0) or (
+            char == " " and index in (0, len(value) - 1)
+        ):
+            out.append("\\" + char)
+        elif char == "\x00":
+            out.append("\\00")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+class _Planner:
+    def __init__(self, scope: Scope, layout: Layout, snapshot: Snapshot) -> None:
+        self.scope = scope
+        self.layout = layout
+        self.snapshot = snapshot
+        self.actions: list[Action] = []
+        self.held: list[Held] = []
+        self.out_of_scope: list[OutOfScope] = []
+        self.rejected: list[Rejected] = []
+        self.handled: set[str] = set()
+        self.final_locked: dict[str, bool] = {dn_key(a.dn): a.locked for a in snapshot.accounts}
+        self.eligible_admins: set[str] = set()
+
+    def lock(self, account: Account, wanted: LockReason) -> None:
+        if not account.locked:
+            self.actions.append(Action(Kind.LOCK, account.dn, wanted.reason,
+                                       account.employee_id, wanted.clause))
+        elif should_relabel(account.lock_clause, wanted, account.lock_reason):
+            self.actions.append(Action(Kind.RELABEL, account.dn, wanted.reason,
+                                       account.employee_id, wanted.clause))
+        self.final_locked[dn_key(account.dn)] = True
+
+    def person(self, person: Person, existing: list[Account]) -> None:
+        containers = frozenset(dn_key(a.container) for a in existing)
+        target = desired_container(person, self.scope, self.layout, self.snapshot, containers)
+        for account in existing:
+            self.handled.add(dn_key(account.dn))
+        if target is None:
+            self.out_of_scope.append(
+                OutOfScope(person.employee_id, person.line, person.unit_type.value,
+                           person.unit_code, person.role.value if person.role else None)
+            )
+            moved = status_lock(person) or LockReason(REASON_TRANSFERRED, CLAUSE_TRANSFER)
+            for account in existing:
+                self.lock(account, moved)
+            return
+        unit_code = person.unit_code
+        if person.unit_type is UnitType.PROVINCE:
+            known = canonical_province(person.unit_code, self.snapshot.provinces)
+            if known is None:
+                self.rejected.append(Rejected(
+                    person.line, person.employee_id,
+                    f"unit_code {person.unit_code!r} is not a province in the directory"))
+                return
+            unit_code = known
+        here = [a for a in existing if dn_key(a.container) == dn_key(target)]
+        elsewhere = [a for a in existing if dn_key(a.container) != dn_key(target)]
+        moved = status_lock(person) or LockReason(REASON_TRANSFERRED, CLAUSE_TRANSFER)
+        for account in elsewhere:
+            self.lock(account, moved)
+        wanted = desired_values(person, unit_code)
+        if here:
+            self.reconcile(here[0], person, wanted)
+            for duplicate in here[1:]:
+                self.lock(duplicate, moved)
+        elif person.status is Status.ACTIVE:
+            dn = account_dn(person.employee_id, target)
+            changes = tuple((name, wanted[name]) for name in PERSON_ATTRIBUTES if name in wanted)
+            self.actions.append(Action(Kind.CREATE, dn, REASON_NEW, person.employee_id,
+                                       None, changes))
+            self.final_locked[dn_key(dn)] = False
+            self._note_admin(person, dn)
+
+    def _note_admin(self, person: Person, dn: str) -> None:
+        """Remember an active province admin; ``groups()`` keeps only those under ou=admins."""
+        if self.scope.is_it_centre and person.status is Status.ACTIVE:
+            self.eligible_admins.add(dn_key(dn))
+
+    def reconcile(self, account: Account, person: Person, wanted: Mapping[str, str]) -> None:
+        current = account.values
+        changes = tuple(
+            (name, wanted[name])
+            for name in PERSON_ATTRIBUTES
+            if name in wanted and current.get(name) != wanted[name]
+        )
+        lock = status_lock(person)
+        if lock is None and _moved_field_or_unit(current, wanted):
+            lock = LockReason(REASON_TRANSFERRED, CLAUSE_TRANSFER)
+        if lock is not None:
+            self.lock(account, lock)
+        if changes:
+            self.actions.append(Action(Kind.UPDATE, account.dn, REASON_CHANGED,
+                                       account.employee_id, None, changes))
+        if lock is None and account.locked:
+            if is_liftable(account.lock_clause):
+                self.actions.append(Action(Kind.UNLOCK, account.dn, REASON_RETURNED,
+                                           account.employee_id, account.lock_clause))
+                self.final_locked[dn_key(account.dn)] = False
+            else:
+                self.held.append(Held(account.employee_id, account.dn, account.lock_clause,
+                                      account.lock_reason))
+        self._note_admin(person, account.dn)
+
+    def orphans(self, protected: frozenset[str]) -> None:
+        for account in self.snapshot.accounts:
+            if dn_key(account.dn) in self.handled or account.key in protected:
+                continue
+            self.lock(account, LockReason(REASON_NOT_ON_ROSTER, CLAUSE_NOT_ON_ROSTER))
+
+    def groups(self) -> None:
+        if not self.scope.is_it_centre:
+            return
+        admin_containers = {dn_key(self.layout.admins_dn(c)): c for c in self.snapshot.provinces}
+        known: dict[str, tuple[str, str | None]] = {
+            dn_key(a.dn): (a.dn, a.employee_id) for a in self.snapshot.accounts
+        }
+        known.update({dn_key(a.dn): (a.dn, a.employee_id) for a in self.actions
+                      if a.kind is Kind.CREATE})
+        desired: dict[str, set[str]] = defaultdict(set)
+        for key in self.eligible_admins:
+            code = admin_containers.get(parent_dn(key))
+            if code is not None and not self.final_locked.get(key, False):
+                desired[code].add(key)
+        for code in sorted(self.snapshot.provinces):
+            group = self.snapshot.groups.get(code)
+            if group is None:
+                continue
+            members = {dn_key(m) for m in group.members}
+            for member in sorted(members):
+                if parent_dn(member) in admin_containers and member not in desired[code]:
+                    dn, employee_id = known.get(member, (member, None))
+                    self.actions.append(Action(Kind.GROUP_REMOVE, group.dn, REASON_ADMIN_INACTIVE,
+                                               employee_id, None, (), dn))
+            for member in sorted(desired[code] - members):
+                dn, employee_id = known[member]
+                self.actions.append(Action(Kind.GROUP_ADD, group.dn, REASON_ADMIN_ACTIVE,
+                                           employee_id, None, (), dn))
+
+
+def _moved_field_or_unit(current: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Art. 6 §2.2: a new field of work or unit for an existing account is a transfer.
+
+    Only a value the directory already holds counts: filling in a blank is an update.
+    """
+    for name in ("departmentNumber", "businessCategory"):
+        old, new = current.get(name), wanted.get(name)
+        if old is not None and new is not None and old.casefold() != new.casefold():
+            return True
+    return False
+
+
+def compute_plan(
+    people: Iterable[Person],
+    snapshot: Snapshot,
+    scope: Scope,
+    layout: Layout,
+    rejected_keys: frozenset[str] = frozenset(),
+) -> Plan:
+    """Everything this scope must do to bring its OUs in step with the roster."""
+    planner = _Planner(scope, layout, snapshot)
+    by_key: dict[str, list[Account]] = defaultdict(list)
+    for account in snapshot.accounts:
+        by_key[account.key].append(account)
+    roster = sorted(people, key=lambda p: p.line)
+    for person in roster:
+        planner.person(person, by_key.get(person.key, []))
+    protected = rejected_keys | {id_key_of(r) for r in planner.rejected}
+    planner.orphans(protected | {p.key for p in roster})
+    planner.groups()
+    return Plan(
+        actions=tuple(sorted(planner.actions, key=lambda a: a.sort_key)),
+        managed=len(snapshot.accounts),
+        containers=managed_containers(scope, layout, snapshot.provinces),
+        out_of_scope=tuple(planner.out_of_scope),
+        held=tuple(planner.held),
+        rejected=tuple(planner.rejected),
+    )
+
+
+def id_key_of(rejected: Rejected) -> str:
+    return (rejected.employee_id or "").casefold()
+
+
+def check_guard(
+    plan: Plan,
+    *,
+    roster_rows: int,
+    max_lock_count: int,
+    max_lock_ratio: float,
+    allow_mass_lock: bool,
+) -> None:
+    """Refuse a plan that locks too much (octoDNS's TooMuchChange, for accounts)."""
+    if roster_rows == 0:
+        raise SafetyAbort(
+            "safety guard: the roster has no data rows; refusing to treat every account as "
+            "not on the roster (nothing was changed)"
+        )
+    if allow_mass_lock:
+        return
+    locks = plan.lock_count
+    if locks > max_lock_count:
+        raise SafetyAbort(
+            f"safety guard: the plan locks {locks} accounts, more than "
+            f"CONNECTOR_SAFETY__MAX_LOCK_COUNT={max_lock_count} (over by {locks - max_lock_count});"
+            " nothing was changed. Check the roster, then re-run with --allow-mass-lock"
+            " if this is intended."
+        )
+    if plan.managed >= 20 and locks / plan.managed > max_lock_ratio:
+        raise SafetyAbort(
+            f"safety guard: the plan locks {locks} of {plan.managed} managed accounts "
+            f"({locks / plan.managed:.1%}), more than CONNECTOR_SAFETY__MAX_LOCK_RATIO="
+            f"{max_lock_ratio:g} ({max_lock_ratio:.0%}); nothing was changed. Check the roster,"
+            " then re-run with --allow-mass-lock if this is intended."
+        )

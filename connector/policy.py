@@ -1,0 +1,193 @@
+"""Decision 2366/QĐ-BHXH as code: which status locks with which clause, which
+locks are sticky, and which OUs a scope manages (Art. 6 §1-3, Art. 9 §2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector.model import Layout, Person, Role, Scope, Snapshot, Status, UnitType, dn_key
+
+CLAUSE_LEAVE = "6.2.1"
+CLAUSE_TRANSFER = "6.2.2"
+CLAUSE_VIOLATION = "6.2.3"
+CLAUSE_VENDOR_LEAVE = "6.2.4"
+CLAUSE_MISUSE = "6.3"
+CLAUSE_NOT_ON_ROSTER = "9.2"
+
+REASON_TRANSFERRED = "transferred"
+REASON_NOT_ON_ROSTER = "not_on_roster"
+REASON_RETURNED = "returned"
+REASON_MISUSE = "misuse"
+
+LEAVE_STATUSES = frozenset(
+    {Status.MATERNITY_LEAVE, Status.SICK_LEAVE, Status.UNPAID_LEAVE, Status.TERMINATED}
+)
+
+#: Locks that reconcile lifts by itself when the person is ``active`` again.
+LIFTABLE_CLAUSES = frozenset({CLAUSE_LEAVE, CLAUSE_VENDOR_LEAVE, CLAUSE_NOT_ON_ROSTER})
+#: Locks that need an explicit ``connector unlock`` (a lock of unknown origin is
+#: treated the same way: never lift what we cannot explain).
+STICKY_CLAUSES = frozenset({CLAUSE_TRANSFER, CLAUSE_VIOLATION, CLAUSE_MISUSE})
+
+#: Higher rank wins when a locked account gets a new reason to be locked.
+_RANK = {
+    CLAUSE_NOT_ON_ROSTER: 1,
+    CLAUSE_LEAVE: 2,
+    CLAUSE_VENDOR_LEAVE: 2,
+    CLAUSE_TRANSFER: 3,
+    CLAUSE_VIOLATION: 4,
+    CLAUSE_MISUSE: 5,
+}
+
+#: Reasons a manual ``connector lock`` accepts, with their clause.
+MANUAL_REASONS: dict[str, str] = {
+    REASON_MISUSE: CLAUSE_MISUSE,
+    Status.VIOLATION.value: CLAUSE_VIOLATION,
+    REASON_TRANSFERRED: CLAUSE_TRANSFER,
+    Status.TERMINATED.value: CLAUSE_LEAVE,
+    Status.MATERNITY_LEAVE.value: CLAUSE_LEAVE,
+    Status.SICK_LEAVE.value: CLAUSE_LEAVE,
+    Status.UNPAID_LEAVE.value: CLAUSE_LEAVE,
+}
+
+
+@dataclass(frozen=True)
+class LockReason:
+    reason: str
+    clause: str
+
+    @property
+    def sticky(self) -> bool:
+        return self.clause in STICKY_CLAUSES
+
+
+def status_lock(person: Person) -> LockReason | None:
+    """The lock a roster status demands, or None for ``active``."""
+    status = person.status
+    if status is Status.ACTIVE:
+        return None
+    if status is Status.VIOLATION:
+        return LockReason(status.value, CLAUSE_VIOLATION)
+    if status is Status.TRANSFERRED:
+        return LockReason(status.value, CLAUSE_TRANSFER)
+    clause = CLAUSE_VENDOR_LEAVE if person.unit_type is UnitType.VENDOR else CLAUSE_LEAVE
+    return LockReason(status.value, clause)
+
+
+def is_liftable(clause: str | None) -> bool:
+    """Only leave/termination/orphan locks are lifted automatically."""
+    return clause in LIFTABLE_CLAUSES
+
+
+def rank(clause: str | None) -> int:
+    return _RANK.get(clause or "", 6)  # unknown origin outranks everything we would write
+
+
+def should_relabel(current: str | None, wanted: LockReason, current_reason: str | None) -> bool:
+    """Whether a locked account's recorded reason should change.
+
+    A sticky or unknown lock is only replaced by a stronger one; a liftable one
+    follows the roster (maternity leave that becomes termination says so).
+    """
+    if current is None or current not in _RANK:
+        return False
+    if current in STICKY_CLAUSES:
+        return rank(wanted.clause) > rank(current)
+    return rank(wanted.clause) >= rank(current) and (current, current_reason) != (
+        wanted.clause,
+        wanted.reason,
+    )
+
+
+def can_unlock(scope: Scope, clause: str | None) -> bool:
+    """Art. 6 §3: only the IT Centre lifts a misuse hold."""
+    return scope.is_it_centre or clause != CLAUSE_MISUSE
+
+
+def managed_containers(scope: Scope, layout: Layout, provinces: frozenset[str]) -> tuple[str, ...]:
+    """The OUs whose accounts this scope issues and locks (Art. 6 §1)."""
+    if scope.is_it_centre:
+        return (
+            layout.central_dn,
+            layout.vendors_dn,
+            *(layout.admins_dn(code) for code in sorted(provinces)),
+        )
+    assert scope.code is not None
+    return (layout.people_dn(scope.code),)
+
+
+def canonical_province(code: str, provinces: frozenset[str]) -> str | None:
+    folded = code.casefold()
+    for known in provinces:
+        if known.casefold() == folded:
+            return known
+    return None
+
+
+def desired_container(
+    person: Person,
+    scope: Scope,
+    layout: Layout,
+    snapshot: Snapshot,
+    existing_containers: frozenset[str] = frozenset(),
+) -> str | None:
+    """The OU where this person's account belongs under this scope, or None if
+    the row is someone else's to manage.
+
+    ``existing_containers`` (normalised) break the tie when ``role`` is not given:
+    an account already under ``ou=admins`` stays an admin account.
+    """
+    if person.unit_type is UnitType.CENTRAL:
+        return layout.central_dn if scope.is_it_centre else None
+    if person.unit_type is UnitType.VENDOR:
+        return layout.vendors_dn if scope.is_it_centre else None
+    code = canonical_province(person.unit_code, snapshot.provinces) or person.unit_code.upper()
+    role = person.role
+    if role is None:
+        role = Role.ADMIN if dn_key(layout.admins_dn(code)) in existing_containers else Role.USER
+    if role is Role.ADMIN:
+        return layout.admins_dn(code) if scope.is_it_centre else None
+    own = scope.code
+    if own is not None and own.casefold() == code.casefold():
+        return layout.people_dn(own)
+    return None
+
+
+def writable_containers(scope: Scope, layout: Layout) -> tuple[str, ...]:
+    """Where a scope may write at all (Art. 6 §1; the directory's ACLs say the same).
+
+    The IT Centre may lock any account (Art. 6 §3), so its area spans every
+    people container; reconcile itself only plans inside ``managed_containers``.
+    """
+    if scope.is_it_centre:
+        return (layout.central_dn, layout.vendors_dn, layout.provinces_dn)
+    assert scope.code is not None
+    return (layout.people_dn(scope.code),)
+
+
+def _under(dn: str, container: str) -> bool:
+    return dn_key(dn).endswith("," + dn_key(container))
+
+
+def write_refusal(
+    scope: Scope, layout: Layout, dn: str, *, group: bool = False, member: str | None = None
+) -> str | None:
+    """Why this write falls outside the scope, or None if it is in its lane.
+
+    Checked on the write path before anything is sent (Art. 9 §5): a bug in the
+    planner or a crafted roster cannot reach another unit's accounts.
+    """
+    if group:
+        if not scope.is_it_centre:
+            return f"scope {scope} does not manage groups ({dn})"
+        prefix = dn_key(layout.province_group_dn("")).split(",", 1)[0]
+        rdn, _, parent = dn_key(dn).partition(",")
+        if parent != dn_key(layout.groups_dn) or not rdn.startswith(prefix):
+            return f"{dn} is not a province admin group"
+        if member is not None and not _under(member, layout.provinces_dn):
+            return f"{member} is not a province account"
+        return None
+    if any(_under(dn, container) for container in writable_containers(scope, layout)):
+        return None
+    return f"{dn} is outside the OUs of scope {scope}"

@@ -1,0 +1,100 @@
+"""Human-readable output of plans and runs. Pure: strings in, strings out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connector.plan import Action, Kind, Plan
+from connector.service import RunResult
+
+SHOW_REJECTED = 20
+SHOW_ACTIONS_APPLY = 50
+
+
+def _changes(action: Action) -> str:
+    if action.kind is Kind.CREATE:
+        values = dict(action.changes)
+        return f"cn={values.get('cn', '')!r}"
+    if action.member:
+        return f"member {action.member}"
+    if action.changes:
+        return ", ".join(f"{name}={value!r}" for name, value in action.changes)
+    return ""
+
+
+def action_table(actions: Sequence[Action], limit: int | None = None) -> list[str]:
+    rows = [("ACTION", "EMPLOYEE_ID", "CLAUSE", "REASON", "DN", "DETAIL")]
+    shown = actions if limit is None else actions[:limit]
+    for action in shown:
+        rows.append((action.kind.value, action.employee_id or "-", action.clause or "-",
+                     action.reason, action.dn, _changes(action)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
+        for row in rows
+    ]
+    if limit is not None and len(actions) > limit:
+        lines.append(f"... and {len(actions) - limit} more (list them all with --dry-run or "
+                     "--json)")
+    return lines
+
+
+def counts_line(plan: Plan) -> str:
+    counts = plan.counts()
+    clauses: dict[str, list[str]] = {}
+    for key, number in plan.counts_by_clause().items():
+        kind, clause = key.split(" ", 1)
+        clauses.setdefault(kind, []).append(f"{clause}: {number}")
+    parts = []
+    for kind in Kind:
+        number = counts.get(kind.value, 0)
+        if number:
+            detail = f" ({', '.join(clauses[kind.value])})" if kind.value in clauses else ""
+            parts.append(f"{kind.value} {number}{detail}")
+    return " · ".join(parts) if parts else "nothing to do: the directory is in step"
+
+
+def run_report(result: RunResult, *, show_all: bool | None = None) -> str:
+    lines: list[str] = []
+    plan = result.plan
+    roster = result.roster
+    mode = "DRY RUN: nothing will be written" if result.dry_run else "apply"
+    lines.append(f"Run {result.run_id} · scope {result.scope} · bound as {result.actor} · {mode}")
+    if roster is not None:
+        out = len(plan.out_of_scope) if plan else 0
+        lines.append(f"Roster: {roster.rows} rows, {len(roster.people)} valid, "
+                     f"{len(result.rejected)} rejected, {out} out of scope (ignored)")
+    if plan is not None:
+        lines.append(f"Directory: {plan.managed} accounts in {len(plan.containers)} managed OUs")
+        lines.append("")
+        if plan.actions:
+            full = result.dry_run if show_all is None else show_all
+            lines += action_table(plan.actions, None if full else SHOW_ACTIONS_APPLY)
+            lines.append("")
+        lines.append("Plan: " + counts_line(plan))
+        if plan.held:
+            lines.append(f"Held: {len(plan.held)} active people keep a sticky lock "
+                         "(6.2.2/6.2.3/6.3 need `connector unlock`): "
+                         + ", ".join(h.employee_id for h in plan.held[:10])
+                         + (" ..." if len(plan.held) > 10 else ""))
+    rejected = result.rejected
+    if rejected:
+        lines.append(f"Rejected rows ({len(rejected)}; their accounts are left as they are):")
+        for row in rejected[:SHOW_REJECTED]:
+            lines.append(f"  line {row.line}: {row.employee_id or '?'}: {row.reason}")
+        if len(rejected) > SHOW_REJECTED:
+            lines.append(f"  ... and {len(rejected) - SHOW_REJECTED} more (all of them in --json)")
+    if result.failed:
+        lines.append(f"Failed operations ({len(result.failed)}):")
+        for outcome in result.failed[:SHOW_REJECTED]:
+            lines.append(f"  {outcome.action.kind.value} {outcome.action.dn}: {outcome.error}")
+    if result.error:
+        lines.append(f"Stopped: {result.error}")
+    if not result.dry_run and plan is not None and result.exit_code != 3:
+        applied = sum(1 for o in result.outcomes if o.ok)
+        lines.append(f"Result: {applied} applied, {len(result.failed)} failed, in "
+                     f"{result.duration:.2f}s")
+    elif result.dry_run:
+        lines.append(f"Dry run finished in {result.duration:.2f}s; nothing was written")
+    lines.append(f"Exit code {result.exit_code}")
+    return "\n".join(lines)

@@ -1,0 +1,311 @@
+"""Settings (SPEC §5): TOML file < ``CONNECTOR_*`` environment < command-line flags.
+
+Loaded once at the entry point and passed down; nothing reads the environment
+behind the caller's back. The bind password is a ``SecretStr`` and never
+appears in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from connector.errors import ConfigError
+from connector.model import Layout, Scope
+
+ENV_PREFIX = "CONNECTOR_"
+
+
+@dataclass(frozen=True)
+class LdapUrl:
+    scheme: str
+    host: str
+    port: int | None
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.scheme == "ldapi":
+            return True
+        if self.host in ("localhost", "localhost.localdomain"):
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def __str__(self) -> str:
+        if self.scheme == "ldapi":
+            return f"ldapi://{self.host}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}" + (f":{self.port}" if self.port else "")
+
+
+def parse_ldap_urls(text: str) -> tuple[LdapUrl, ...]:
+    """Accept URLs as users type them (``ldap://host:389/`` included); several for failover."""
+    urls: list[LdapUrl] = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        parts = urlsplit(item)
+        scheme = parts.scheme.lower()
+        if scheme not in ("ldap", "ldaps", "ldapi"):
+            raise ValueError(f"{item!r}: the scheme must be ldap://, ldaps:// or ldapi://")
+        if scheme == "ldapi":
+            path = unquote(parts.netloc) or parts.path or "/var/run/slapd/ldapi"
+            urls.append(LdapUrl("ldapi", path, None))
+            continue
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{item!r}: a server URL takes no DN, query or fragment")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"{item!r}: the port is not a number from 1 to 65535") from None
+        if not parts.hostname:
+            raise ValueError(f"{item!r}: no host name")
+        urls.append(LdapUrl(scheme, parts.hostname, port))
+    if not urls:
+        raise ValueError("no LDAP URL given")
+    return tuple(urls)
+
+
+class LdapSettings(BaseModel):
+    url: str = Field("ldap://127.0.0.1:389", description="one URL, or several comma-separated "
+                     "for failover; the first that answers is used")
+    bind_dn: str | None = Field(None, description="identity the connector binds as")
+    bind_password: SecretStr | None = Field(None, description="bind secret; prefer the _FILE form")
+    bind_password_file: Path | None = Field(None, description="file holding the bind secret "
+                                            "(first line), e.g. a Docker/systemd secret")
+    base_dn: str = Field("dc=bhxh,dc=gov,dc=vn", description="suffix of the directory")
+    start_tls: bool = Field(False, description="upgrade ldap:// with StartTLS before binding")
+    ca_file: Path | None = Field(None, description="CA bundle for TLS; certificates are always "
+                                 "verified")
+    allow_plaintext: bool = Field(False, description="allow a simple bind without TLS to a "
+                                  "non-loopback host (off: the password would cross the wire)")
+    connect_timeout: int = Field(5, ge=1, description="seconds to wait for each URL")
+    operation_timeout: int = Field(60, ge=1, description="seconds to wait for one reply")
+    page_size: int = Field(1000, ge=10, le=10000, description="entries per page of a search")
+    workers: int = Field(4, ge=1, le=16, description="connections used to apply a plan; "
+                         "writes are fsync-bound on the server, so a few in parallel help")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parse_ldap_urls(value)
+        return value
+
+    @model_validator(mode="after")
+    def _read_password_file(self) -> LdapSettings:
+        if self.bind_password is None and self.bind_password_file is not None:
+            try:
+                text = self.bind_password_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read the password file {self.bind_password_file}: {exc.strerror}"
+                ) from None
+            self.bind_password = SecretStr(text.splitlines()[0] if text else "")
+        return self
+
+    @property
+    def urls(self) -> tuple[LdapUrl, ...]:
+        return parse_ldap_urls(self.url)
+
+
+class RosterSettings(BaseModel):
+    path: Path | None = Field(None, description="the HR roster CSV (SPEC §3)")
+
+
+class AuditSettings(BaseModel):
+    path: Path = Field(Path("audit.jsonl"), description="JSON Lines audit log, appended")
+
+
+class SafetySettings(BaseModel):
+    max_lock_count: int = Field(500, ge=0, description="most locks one run may make")
+    max_lock_ratio: float = Field(0.10, ge=0.0, le=1.0, description="most locks as a share of "
+                                  "managed accounts (applies from 20 managed accounts up)")
+
+
+class ScheduleSettings(BaseModel):
+    cron: str = Field("*/15 * * * *", description="daemon schedule, five cron fields")
+    interval_seconds: int | None = Field(None, gt=0, description="if set, run every N seconds "
+                                         "instead of cron")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="time zone of the cron expression")
+    run_at_start: bool = Field(True, description="run once as soon as the daemon starts")
+    misfire_grace_seconds: int = Field(300, ge=1, description="a run late by more is skipped")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a five-field cron expression")
+        return value
+
+
+class LayoutSettings(BaseModel):
+    """DIT containers relative to the base DN (SPEC §2 defaults)."""
+
+    central: str = "ou=people,ou=central"
+    vendors: str = "ou=people,ou=vendors"
+    provinces: str = "ou=provinces"
+    province_people: str = "ou=people,ou={code}"
+    province_admins: str = "ou=admins,ou={code}"
+    groups: str = "ou=groups"
+    system: str = "ou=system"
+    policies: str = "ou=policies"
+
+
+class LogSettings(BaseModel):
+    level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    json_lines: bool = Field(False, alias="json", description="JSON lines on stderr")
+    file: Path | None = Field(None, description="also log to this file, rotated")
+    rotation: str = Field("10 MB", description="rotate the log file at this size or time")
+    retention: str = Field("14 days", description="delete rotated files older than this")
+
+    model_config = {"populate_by_name": True}
+
+    @field_validator("level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+
+class MetricsSettings(BaseModel):
+    port: int | None = Field(None, ge=1, le=65535, description="Prometheus endpoint; off if unset")
+    address: str = Field("127.0.0.1", description="address the metrics endpoint listens on")
+
+
+class StateSettings(BaseModel):
+    dir: Path = Field(Path(".connector-state"), description="run lock and daemon status file")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    scope: str = Field("it-centre", description="'it-centre' or 'province:<CODE>'")
+    ldap: LdapSettings = LdapSettings()
+    roster: RosterSettings = RosterSettings()
+    audit: AuditSettings = AuditSettings()
+    safety: SafetySettings = SafetySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    layout: LayoutSettings = LayoutSettings()
+    log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    state: StateSettings = StateSettings()
+
+    @field_validator("scope")
+    @classmethod
+    def _check_scope(cls, value: str) -> str:
+        return str(Scope.parse(value))
+
+    @model_validator(mode="after")
+    def _check_transport(self) -> Settings:
+        if self.ldap.bind_dn and not self.ldap.start_tls and not self.ldap.allow_plaintext:
+            for url in self.ldap.urls:
+                if url.scheme == "ldap" and not url.is_loopback:
+                    raise ValueError(
+                        f"ldap.url: refusing a plaintext simple bind to {url}; use ldaps://, "
+                        "set CONNECTOR_LDAP__START_TLS=true, or CONNECTOR_LDAP__ALLOW_PLAINTEXT"
+                        "=true if the network is trusted"
+                    )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def scope_value(self) -> Scope:
+        return Scope.parse(self.scope)
+
+    @property
+    def layout_value(self) -> Layout:
+        return Layout(base_dn=self.ldap.base_dn, **self.layout.model_dump())
+
+    def require_bind(self) -> None:
+        """Commands that talk to the directory need an identity and its secret."""
+        if not self.ldap.bind_dn:
+            raise ConfigError("CONNECTOR_LDAP__BIND_DN is not set: the connector needs an "
+                              "identity to bind as")
+        if self.ldap.bind_password is None:
+            raise ConfigError("CONNECTOR_LDAP__BIND_PASSWORD (or _FILE) is not set for "
+                              f"bind DN {self.ldap.bind_dn}")
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings once; a bad value becomes one ConfigError line naming the variable."""
+    path = config or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"configuration file not found: {path}")
+
+    class _Loaded(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+
+    clean = _drop_none(overrides)
+    try:
+        return _Loaded(**clean)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except ValueError as exc:  # TOML syntax errors and the like
+        raise ConfigError(f"configuration: {exc}") from None
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            nested = _drop_none(value)
+            if nested:
+                out[key] = nested
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = [str(part) for part in error["loc"] if not str(part).isdigit()]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if message.startswith("ldap.url: "):
+            loc, message = ["ldap", "url"], message.removeprefix("ldap.url: ")
+        variable = ENV_PREFIX + "__".join(part.upper() for part in loc) if loc else "settings"
+        lines.append(f"{variable}: {message}")
+    return "invalid configuration: " + "; ".join(lines)

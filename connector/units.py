@@ -1,0 +1,77 @@
+"""The units file: provinces (with their Vietnamese names), central departments
+and vendors. It drives ``bootstrap`` and the generated ACLs.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector.errors import UnitsError
+from connector.model import is_safe_code
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Units:
+    provinces: tuple[Unit, ...]
+    central: tuple[Unit, ...] = ()
+    vendors: tuple[Unit, ...] = ()
+
+    @property
+    def province_codes(self) -> tuple[str, ...]:
+        return tuple(unit.code for unit in self.provinces)
+
+
+def load_units(path: Path | str) -> Units:
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UnitsError(f"units file not found: {file}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnitsError(f"units file cannot be read: {file}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UnitsError(f"units file {file} is not valid TOML: {exc}") from None
+    return parse_units(data, str(file))
+
+
+def parse_units(data: dict[str, object], source: str = "units") -> Units:
+    sections: dict[str, tuple[Unit, ...]] = {}
+    seen: dict[str, str] = {}
+    for section in ("province", "central", "vendor"):
+        raw = data.get(section, [])
+        if not isinstance(raw, list):
+            raise UnitsError(f"{source}: [[{section}]] must be an array of tables")
+        units: list[Unit] = []
+        for index, item in enumerate(raw, start=1):
+            where = f"{source}: [[{section}]] #{index}"
+            if not isinstance(item, dict):
+                raise UnitsError(f"{where} must be a table with code and name")
+            code = str(item.get("code", "")).strip()
+            name = str(item.get("name", "")).strip()
+            if not is_safe_code(code):
+                raise UnitsError(
+                    f"{where}: code {code!r} is not a safe RDN value (ASCII letters, digits, "
+                    "'_' and '-', 32 at most)"
+                )
+            if not name:
+                raise UnitsError(f"{where}: code {code} has no name")
+            folded = f"{section}:{code.casefold()}"
+            if folded in seen:
+                raise UnitsError(f"{where}: duplicate code {code} (also {seen[folded]})")
+            seen[folded] = where
+            units.append(Unit(code.upper() if section == "province" else code, name))
+        sections[section] = tuple(units)
+    unknown = sorted(set(data) - {"province", "central", "vendor"})
+    if unknown:
+        raise UnitsError(f"{source}: unknown section(s): {', '.join(unknown)}")
+    if not sections["province"]:
+        raise UnitsError(f"{source}: no [[province]] listed")
+    return Units(sections["province"], sections["central"], sections["vendor"])
