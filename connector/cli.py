@@ -309,6 +309,7 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one clear line and an exit code for every known error."""
     threading.current_thread().name = "main"
+    setup_logging("INFO")  # safe defaults (no variable dumps) until the settings are read
     try:
         code = cli.main(args=argv, prog_name="connector", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -275,7 +275,7 @@ class _Planner:
         changes = tuple(
             (name, wanted[name])
             for name in PERSON_ATTRIBUTES
-            if name in wanted and current.get(name) != wanted[name]
+            if name in wanted and _differs(name, current.get(name), wanted[name])
         )
         lock = status_lock(person)
         if lock is None and _moved_field_or_unit(current, wanted):
@@ -301,7 +301,8 @@ class _Planner:
                 continue
             self.lock(account, LockReason(REASON_NOT_ON_ROSTER, CLAUSE_NOT_ON_ROSTER))
 
-    def groups(self) -> None:
+    def groups(self, protected: frozenset[str]) -> None:
+        """Province admin groups follow the accounts; a rejected row's membership stays."""
         if not self.scope.is_it_centre:
             return
         admin_containers = {dn_key(self.layout.admins_dn(c)): c for c in self.snapshot.provinces}
@@ -323,12 +324,23 @@ class _Planner:
             for member in sorted(members):
                 if parent_dn(member) in admin_containers and member not in desired[code]:
                     dn, employee_id = known.get(member, (member, None))
+                    if employee_id is not None and employee_id.casefold() in protected:
+                        continue
                     self.actions.append(Action(Kind.GROUP_REMOVE, group.dn, REASON_ADMIN_INACTIVE,
                                                employee_id, None, (), dn))
             for member in sorted(desired[code] - members):
                 dn, employee_id = known[member]
                 self.actions.append(Action(Kind.GROUP_ADD, group.dn, REASON_ADMIN_ACTIVE,
                                            employee_id, None, (), dn))
+
+
+def _differs(name: str, current: str | None, wanted: str) -> bool:
+    """Whether an attribute needs rewriting; ids compare as LDAP compares ``uid``."""
+    if name == "uid":
+        return False  # the RDN: never rewritten by a modify
+    if name == "employeeNumber":
+        return current is None or current.casefold() != wanted.casefold()
+    return current != wanted
 
 
 def _moved_field_or_unit(current: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
@@ -360,7 +372,7 @@ def compute_plan(
         planner.person(person, by_key.get(person.key, []))
     protected = rejected_keys | {id_key_of(r) for r in planner.rejected}
     planner.orphans(protected | {p.key for p in roster})
-    planner.groups()
+    planner.groups(protected)
     return Plan(
         actions=tuple(sorted(planner.actions, key=lambda a: a.sort_key)),
         managed=len(snapshot.accounts),

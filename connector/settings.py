@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -81,7 +90,13 @@ def parse_ldap_urls(text: str) -> tuple[LdapUrl, ...]:
     return tuple(urls)
 
 
-class LdapSettings(BaseModel):
+class _Group(BaseModel):
+    """A settings group: unknown keys are typos, refused rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class LdapSettings(_Group):
     url: str = Field("ldap://127.0.0.1:389", description="one URL, or several comma-separated "
                      "for failover; the first that answers is used")
     bind_dn: str | None = Field(None, description="identity the connector binds as")
@@ -113,7 +128,8 @@ class LdapSettings(BaseModel):
                 text = self.bind_password_file.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ValueError(
-                    f"cannot read the password file {self.bind_password_file}: {exc.strerror}"
+                    f"ldap.bind_password_file: cannot read {self.bind_password_file}: "
+                    f"{exc.strerror}"
                 ) from None
             self.bind_password = SecretStr(text.splitlines()[0] if text else "")
         return self
@@ -123,21 +139,21 @@ class LdapSettings(BaseModel):
         return parse_ldap_urls(self.url)
 
 
-class RosterSettings(BaseModel):
+class RosterSettings(_Group):
     path: Path | None = Field(None, description="the HR roster CSV (SPEC §3)")
 
 
-class AuditSettings(BaseModel):
+class AuditSettings(_Group):
     path: Path = Field(Path("audit.jsonl"), description="JSON Lines audit log, appended")
 
 
-class SafetySettings(BaseModel):
+class SafetySettings(_Group):
     max_lock_count: int = Field(500, ge=0, description="most locks one run may make")
     max_lock_ratio: float = Field(0.10, ge=0.0, le=1.0, description="most locks as a share of "
                                   "managed accounts (applies from 20 managed accounts up)")
 
 
-class ScheduleSettings(BaseModel):
+class ScheduleSettings(_Group):
     cron: str = Field("*/15 * * * *", description="daemon schedule, five cron fields")
     interval_seconds: int | None = Field(None, gt=0, description="if set, run every N seconds "
                                          "instead of cron")
@@ -164,7 +180,7 @@ class ScheduleSettings(BaseModel):
         return value
 
 
-class LayoutSettings(BaseModel):
+class LayoutSettings(_Group):
     """DIT containers relative to the base DN (SPEC §2 defaults)."""
 
     central: str = "ou=people,ou=central"
@@ -177,14 +193,12 @@ class LayoutSettings(BaseModel):
     policies: str = "ou=policies"
 
 
-class LogSettings(BaseModel):
+class LogSettings(_Group):
     level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     json_lines: bool = Field(False, alias="json", description="JSON lines on stderr")
     file: Path | None = Field(None, description="also log to this file, rotated")
     rotation: str = Field("10 MB", description="rotate the log file at this size or time")
     retention: str = Field("14 days", description="delete rotated files older than this")
-
-    model_config = {"populate_by_name": True}
 
     @field_validator("level")
     @classmethod
@@ -195,12 +209,12 @@ class LogSettings(BaseModel):
         return level
 
 
-class MetricsSettings(BaseModel):
+class MetricsSettings(_Group):
     port: int | None = Field(None, ge=1, le=65535, description="Prometheus endpoint; off if unset")
     address: str = Field("127.0.0.1", description="address the metrics endpoint listens on")
 
 
-class StateSettings(BaseModel):
+class StateSettings(_Group):
     dir: Path = Field(Path(".connector-state"), description="run lock and daemon status file")
 
 
@@ -304,8 +318,9 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"] if not str(part).isdigit()]
         message = str(error["msg"]).removeprefix("Value error, ")
-        if message.startswith("ldap.url: "):
-            loc, message = ["ldap", "url"], message.removeprefix("ldap.url: ")
+        named = re.match(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", message, re.S)
+        if named:  # a model validator that names the setting it is about
+            loc, message = named.group(1).split("."), named.group(2)
         variable = ENV_PREFIX + "__".join(part.upper() for part in loc) if loc else "settings"
         lines.append(f"{variable}: {message}")
     return "invalid configuration: " + "; ".join(lines)

@@ -231,12 +231,13 @@ olcPPolicyUseLockout: FALSE
         self._launch()
 
     def _launch(self) -> None:
-        self.process = subprocess.Popen(
-            [self.slapd, "-F", str(self.dir / "slapd.d"), "-h",
-             f"{self.url}/ {self.ldapi_url}", "-d", self.log_level],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "slapd.log", "ab"),  # noqa: SIM115
-        )
+        with open(self.dir / "slapd.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [self.slapd, "-F", str(self.dir / "slapd.d"), "-h",
+                 f"{self.url}/ {self.ldapi_url}", "-d", self.log_level],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

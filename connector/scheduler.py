@@ -1,0 +1,170 @@
+"""``connector daemon``: reconcile on a schedule until SIGTERM/SIGINT.
+
+The only module that imports APScheduler. One run at a time (``max_instances=1``
+plus the cross-process run lock), missed runs coalesced, every failure logged
+and retried on the next tick. A stop request lets the in-flight operation
+finish, stops the run between operations, flushes the audit log, exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from loguru import logger
+
+from connector.errors import ConnectorError, RunLocked
+from connector.runlock import run_lock
+from connector.service import DirectoryFactory, RunResult, new_run_id, reconcile
+from connector.settings import Settings
+
+OUTCOMES = {0: "ok", 1: "partial", 2: "config_error", 3: "guard_tripped", 4: "cut_off",
+            5: "skipped_locked"}
+
+
+def status_path(settings: Settings) -> Path:
+    name = str(settings.scope_value).replace(":", "_")
+    return settings.state.dir / f"status-{name}.json"
+
+
+def read_status(settings: Settings) -> dict[str, Any] | None:
+    path = status_path(settings)
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def _write_status(settings: Settings, data: dict[str, Any]) -> None:
+    path = status_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, connect: DirectoryFactory) -> None:
+        self.settings = settings
+        self.connect = connect
+        self.stop = threading.Event()
+        self.runs = 0
+        self.status: dict[str, Any] = read_status(settings) or {}
+        self.metrics: Any = None
+        if settings.metrics.port:
+            from connector.metrics import Metrics
+
+            self.metrics = Metrics()
+            self.metrics.serve(settings.metrics.port, settings.metrics.address)
+            logger.info("metrics on http://{}:{}/metrics", settings.metrics.address,
+                        settings.metrics.port)
+
+    def run_once(self) -> int:
+        """One scheduled run; never raises (a failure waits for the next tick)."""
+        if self.stop.is_set():
+            return 0
+        run_id = new_run_id()
+        started = time.time()
+        result: RunResult | None = None
+        error: str | None = None
+        try:
+            with run_lock(self.settings, wait=False):
+                result = reconcile(self.settings, self.connect, stop=self.stop, run_id=run_id)
+            code = result.exit_code
+            error = result.error
+        except RunLocked as exc:
+            code, error = exc.exit_code, str(exc)
+            logger.warning("run {} skipped: {}", run_id, exc)
+        except ConnectorError as exc:
+            code, error = exc.exit_code, str(exc)
+            logger.error("run {} failed ({}): {}; retrying at the next scheduled time", run_id,
+                         "transient" if exc.transient else "needs attention", exc)
+        except Exception as exc:  # a bug must not kill the service; it is logged in full
+            code, error = 1, f"internal error: {type(exc).__name__}: {exc}"
+            logger.opt(exception=exc).error("run {} crashed", run_id)
+        finished = time.time()
+        self.runs += 1
+        outcome = OUTCOMES.get(code, "failed")
+        summary = result.to_dict()["summary"] if result is not None else {}
+        self.status.update({
+            "scope": str(self.settings.scope_value),
+            "last_run_id": run_id,
+            "last_started": datetime.fromtimestamp(started).astimezone().isoformat(),
+            "last_finished": datetime.fromtimestamp(finished).astimezone().isoformat(),
+            "last_outcome": outcome,
+            "last_exit_code": code,
+            "last_error": error,
+            "last_summary": summary,
+            "runs_since_start": self.runs,
+            "pid": os.getpid(),
+        })
+        if code in (0, 1):
+            self.status["last_success"] = self.status["last_finished"]
+        _write_status(self.settings, self.status)
+        if self.metrics is not None:
+            self.metrics.observe(str(self.settings.scope_value), result, outcome,
+                                 finished - started, finished)
+        return code
+
+    def trigger(self) -> IntervalTrigger | CronTrigger:
+        schedule = self.settings.schedule
+        zone = ZoneInfo(schedule.timezone)
+        if schedule.interval_seconds:
+            return IntervalTrigger(seconds=schedule.interval_seconds, timezone=zone)
+        return CronTrigger.from_crontab(schedule.cron, timezone=zone)
+
+    def serve(self) -> int:
+        schedule = self.settings.schedule
+        scheduler = BackgroundScheduler(timezone=ZoneInfo(schedule.timezone))
+        kwargs: dict[str, Any] = {}
+        if schedule.run_at_start:
+            kwargs["next_run_time"] = datetime.now(ZoneInfo(schedule.timezone))
+        scheduler.add_job(self.run_once, self.trigger(), id="reconcile", max_instances=1,
+                          coalesce=True, misfire_grace_time=schedule.misfire_grace_seconds,
+                          **kwargs)
+
+        def on_error(event: JobExecutionEvent) -> None:
+            logger.error("scheduled run raised: {}", event.exception)
+
+        scheduler.add_listener(on_error, EVENT_JOB_ERROR)
+
+        def on_signal(signum: int, _frame: object) -> None:
+            logger.info("received {}; finishing the current operation and stopping",
+                        signal.Signals(signum).name)
+            self.stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        scheduler.start()
+        job = scheduler.get_job("reconcile")
+        logger.info("daemon started for scope {}; {}; next run at {}", self.settings.scope_value,
+                    f"every {schedule.interval_seconds}s" if schedule.interval_seconds
+                    else f"cron '{schedule.cron}' ({schedule.timezone})",
+                    job.next_run_time if job else "-")
+        try:
+            while not self.stop.wait(1.0):
+                pass
+        finally:
+            scheduler.shutdown(wait=True)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        logger.info("daemon stopped cleanly after {} runs", self.runs)
+        return 0
+
+
+def run_daemon(settings: Settings, connect: DirectoryFactory, *, once: bool = False) -> int:
+    daemon = Daemon(settings, connect)
+    if once:
+        return daemon.run_once()
+    return daemon.serve()

@@ -1,0 +1,145 @@
+"""Roster reading (SPEC §3): what is accepted, what is rejected and why."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from connector.errors import RosterUnreadable
+from connector.model import Role, Status, UnitType
+from connector.roster import parse_roster, read_roster
+from tests.helpers import roster_csv, row
+
+
+def parse(text: str):
+    return parse_roster(text.encode("utf-8"))
+
+
+def test_valid_row_becomes_a_person_with_family_and_given_names():
+    result = parse(roster_csv([row("TW1", "Nguyễn Thị Bích Ngọc", email="n@vss.gov.vn",
+                                   field="Thu")]))
+    (p,) = result.people
+    assert (p.employee_id, p.family_name, p.given_name) == ("TW1", "Nguyễn", "Ngọc")
+    assert p.unit_type is UnitType.CENTRAL and p.status is Status.ACTIVE and p.role is Role.USER
+    assert (p.email, p.field, p.line) == ("n@vss.gov.vn", "Thu", 2)
+
+
+def test_bom_and_crlf_are_accepted():
+    text = roster_csv([row("TW1"), row("TW2")]).replace("\n", "\r\n")
+    result = parse_roster(b"\xef\xbb\xbf" + text.encode())
+    assert [p.employee_id for p in result.people] == ["TW1", "TW2"]
+    assert result.rejected == ()
+
+
+def test_special_characters_in_names_are_kept_exactly_and_outer_spaces_trimmed():
+    name = 'Lê, "Văn" + Tám \\ <x> ; = # *'
+    result = parse(roster_csv([row("TW1", f"   {name}  ")]))
+    assert result.people[0].full_name == name
+
+
+def test_decomposed_vietnamese_is_normalised_to_nfc():
+    composed = "Nguyễn Thị Ánh"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    result = parse(roster_csv([row("TW1", decomposed)]))
+    assert result.people[0].full_name == composed
+
+
+@pytest.mark.parametrize(
+    "changes,reason",
+    [
+        ({"employee_id": ""}, "employee_id is empty"),
+        ({"employee_id": "a b"}, "employee_id may contain only"),
+        ({"employee_id": "x,y"}, "employee_id may contain only"),
+        ({"full_name": "  "}, "full_name is empty"),
+        ({"unit_type": "ministry"}, "unknown unit_type"),
+        ({"status": "on_holiday"}, "unknown status"),
+        ({"role": "root"}, "unknown role"),
+        ({"role": "admin", "unit_type": "central"}, "role=admin is only for unit_type=province"),
+        ({"email": "not-an-address"}, "is not an e-mail address"),
+        ({"unit_code": "B T E"}, "unit_code"),
+        ({"unit_code": ""}, "unit_code is empty"),
+    ],
+)
+def test_invalid_row_is_rejected_with_line_number_and_reason(changes, reason):
+    bad = {**row("TW2"), **changes}
+    result = parse(roster_csv([row("TW1"), bad]))
+    assert [p.employee_id for p in result.people] == ["TW1"]
+    (rejected,) = result.rejected
+    assert rejected.line == 3
+    assert reason in rejected.reason
+
+
+def test_every_row_of_a_duplicated_id_is_rejected_case_insensitively():
+    result = parse(roster_csv([row("TW1"), row("TW2"), row("tw1")]))
+    assert [p.employee_id for p in result.people] == ["TW2"]
+    assert [(r.line, r.employee_id) for r in result.rejected] == [(2, "TW1"), (4, "tw1")]
+    assert "duplicate employee_id (lines 2, 4)" in result.rejected[0].reason
+    assert result.rejected_keys == {"tw1"}
+
+
+def test_duplicate_of_an_invalid_row_still_rejects_the_valid_one():
+    result = parse(roster_csv([row("TW1"), row("TW1", status="bogus")]))
+    assert result.people == ()
+    assert len(result.rejected) == 2
+
+
+def test_wrong_field_count_is_rejected_with_the_line():
+    text = roster_csv([row("TW1")]) + "TW2,Only Two\n"
+    result = parse(text)
+    assert result.rejected[0].line == 3 and "fields" in result.rejected[0].reason
+    assert result.rejected_keys == {"tw2"}
+
+
+def test_quoted_newline_keeps_line_numbers_of_following_rows():
+    text = roster_csv([row("TW1")]) + '"TW2","Name\nSplit",,central,X,user,active,\n' + \
+        "TW3,Lê An,,central,X,user,bogus,\n"
+    result = parse(text)
+    assert {r.employee_id: r.line for r in result.rejected} == {"TW2": 3, "TW3": 5}
+
+
+def test_optional_columns_may_be_absent_and_mean_not_given():
+    header = ("employee_id", "full_name", "unit_type", "unit_code", "status")
+    result = parse(roster_csv([row("TW1")], header=header))
+    (p,) = result.people
+    assert (p.email, p.role, p.field) == (None, None, None)
+
+
+def test_blank_lines_are_skipped_and_not_counted():
+    result = parse(roster_csv([row("TW1")]) + "\n,,,,,,,\n")
+    assert result.rows == 1 and result.rejected == ()
+
+
+def test_header_only_roster_is_empty_not_unreadable():
+    result = parse(roster_csv([]))
+    assert result.empty and result.people == ()
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"", "no header"),
+        (b"employee_id,full_name\nTW1,An\n", r"required column\(s\) missing"),
+        (b"\xff\xfeemployee_id", "not UTF-8"),
+        (b"employee_id,employee_id,full_name,unit_type,unit_code,status\n", "duplicate header"),
+    ],
+)
+def test_unreadable_roster_raises(data, message):
+    with pytest.raises(RosterUnreadable, match=message):
+        parse_roster(data)
+
+
+def test_missing_roster_file_is_unreadable(tmp_path):
+    with pytest.raises(RosterUnreadable, match="not found"):
+        read_roster(tmp_path / "nope.csv")
+
+
+def test_header_names_are_matched_ignoring_case_and_spaces():
+    text = " Employee_ID ,FULL_NAME,unit_type,unit_code,status\nTW1,Lê An,central,X,active\n"
+    assert [p.employee_id for p in parse(text).people] == ["TW1"]
+
+
+def test_unknown_columns_are_reported_as_ignored():
+    text = "employee_id,full_name,unit_type,unit_code,status,phone\nTW1,Lê An,central,X,active,1\n"
+    assert parse(text).ignored_columns == ("phone",)
