@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
+from connector.directory_names import AUX_CLASS, LOCK_ATTRIBUTES, LOCKED_VALUE
 from connector.errors import (
     ConfigError,
     DirectoryError,
@@ -35,10 +36,6 @@ from connector.plan import PERSON_ATTRIBUTES, Action, Kind
 from connector.policy import managed_containers, write_refusal
 from connector.settings import LdapSettings, LdapUrl
 
-LOCKED_VALUE = "000001010000Z"
-LOCK_ATTRIBUTES = ("bhxhLockReason", "bhxhLockClause", "bhxhLockNote", "bhxhLockedBy",
-                   "bhxhLockTime")
-AUX_CLASS = "bhxhAccount"
 PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson", AUX_CLASS)
 SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "bhxhLockReason",
                        "bhxhLockClause", "objectClass")

@@ -289,6 +289,11 @@ olcPPolicyUseLockout: FALSE
         self._run([_tool("ldapadd"), "-x", "-H", self.url, "-D", self.root_dn, "-w",
                    self.root_password], stdin=ldif(entries))
 
+    def modify_as_root(self, text: str) -> str:
+        """Apply an LDIF change record as the root DN."""
+        return self._run([_tool("ldapmodify"), "-x", "-H", self.url, "-D", self.root_dn, "-w",
+                          self.root_password], stdin=text)
+
     def ldapmodify_config(self, text: str) -> str:
         """Change cn=config over ldapi with SASL EXTERNAL, as an operator would."""
         return self._run([_tool("ldapmodify"), "-Q", "-Y", "EXTERNAL", "-H", self.ldapi_url],

@@ -1,0 +1,197 @@
+"""The delegation enforced by the directory itself (Art. 6 §1), proved with real binds.
+
+Matrix: identities (IT Centre, BTE admin, HCM admin, an ordinary user) × OUs ×
+operations. The expected table is written out by hand: a rule change that
+widens any lane turns a "denied" cell into a success and fails here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Iterator
+
+import ldap3
+import pytest
+
+from connector.testing.delegation import Identity, install_delegation
+from connector.testing.slapd import SlapdServer, sample_units
+from tests.helpers import LAYOUT
+
+pytestmark = pytest.mark.integration
+
+OUS = {
+    "central": LAYOUT.central_dn,
+    "vendors": LAYOUT.vendors_dn,
+    "BTE/people": LAYOUT.people_dn("BTE"),
+    "BTE/admins": LAYOUT.admins_dn("BTE"),
+    "HCM/people": LAYOUT.people_dn("HCM"),
+    "HCM/admins": LAYOUT.admins_dn("HCM"),
+}
+OPERATIONS = ("create", "modify", "lock", "unlock", "policy", "move", "delete")
+#: What each identity may do, per OU; every other cell must be insufficientAccessRights.
+ALLOWED = {
+    "it-centre": {ou: {"create", "modify", "lock", "unlock", "policy"} for ou in OUS},
+    "province:BTE": {"BTE/people": {"create", "modify", "lock", "unlock"}},
+    "province:HCM": {"HCM/people": {"create", "modify", "lock", "unlock"}},
+    "user": {},
+}
+
+
+@pytest.fixture(scope="module")
+def delegated() -> Iterator[tuple[SlapdServer, dict[str, Identity]]]:
+    server = SlapdServer(units=sample_units())
+    server.start()
+    try:
+        identities = install_delegation(server, sample_units())
+        user_dn = f"uid=plain-user,{LAYOUT.people_dn('BTE')}"
+        password = secrets.token_urlsafe(12)
+        server.ldapadd([(user_dn, {"objectClass": ["inetOrgPerson"], "uid": ["plain-user"],
+                                   "cn": ["Người Dùng"], "sn": ["Người"]})])
+        server.set_password(user_dn, password)
+        identities["user"] = Identity(user_dn, password, "user")
+        yield server, identities
+    finally:
+        server.stop()
+
+
+_open: list[ldap3.Connection] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_connections() -> Iterator[None]:
+    yield
+    while _open:
+        _open.pop().unbind()
+
+
+def connect(server: SlapdServer, identity: Identity | None) -> ldap3.Connection:
+    conn = ldap3.Connection(ldap3.Server(server.url, get_info=ldap3.NONE),
+                            identity.dn if identity else None,
+                            identity.password if identity else None, auto_bind=True,
+                            raise_exceptions=False)
+    _open.append(conn)
+    return conn
+
+
+_counter = itertools.count()
+
+
+def seed(server: SlapdServer, container: str, locked: bool = False, **extra: list[str]) -> str:
+    uid = f"t{next(_counter)}"
+    attributes: dict[str, list[str]] = {"objectClass": ["inetOrgPerson", "bhxhAccount"],
+                                        "uid": [uid], "cn": ["Mục Tiêu"], "sn": ["Mục"]}
+    if locked:
+        attributes.update(pwdAccountLockedTime=["000001010000Z"], bhxhLockReason=["violation"],
+                          bhxhLockClause=["6.2.3"])
+    attributes.update(extra)
+    dn = f"uid={uid},{container}"
+    server.ldapadd([(dn, attributes)])
+    return dn
+
+
+def attempt(server: SlapdServer, conn: ldap3.Connection, op: str, container: str) -> str:
+    """Do one operation as ``conn``; return the LDAP result name."""
+    if op == "create":
+        uid = f"new{next(_counter)}"
+        conn.add(f"uid={uid},{container}", ["inetOrgPerson", "bhxhAccount"],
+                 {"uid": uid, "cn": "Mới", "sn": "Mới"})
+    elif op == "modify":
+        conn.modify(seed(server, container), {"mail": [(ldap3.MODIFY_REPLACE, ["x@vss.gov.vn"])]})
+    elif op == "lock":
+        conn.modify(seed(server, container), {
+            "pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, ["000001010000Z"])],
+            "bhxhLockReason": [(ldap3.MODIFY_REPLACE, ["terminated"])],
+            "bhxhLockClause": [(ldap3.MODIFY_REPLACE, ["6.2.1"])]})
+    elif op == "unlock":
+        conn.modify(seed(server, container, locked=True), {
+            "pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])],
+            "bhxhLockReason": [(ldap3.MODIFY_REPLACE, [])],
+            "bhxhLockClause": [(ldap3.MODIFY_REPLACE, [])]})
+    elif op == "policy":
+        conn.modify(seed(server, container), {"pwdPolicySubentry": [
+            (ldap3.MODIFY_REPLACE, [f"cn=default,{LAYOUT.policies_dn}"])]})
+    elif op == "move":
+        dn = seed(server, container)
+        conn.modify_dn(dn, dn.split(",", 1)[0], new_superior=LAYOUT.admins_dn("BTE")
+                       if "admins" not in container else LAYOUT.people_dn("BTE"))
+    elif op == "delete":
+        conn.delete(seed(server, container))
+    return str(conn.result["description"])
+
+
+@pytest.mark.parametrize("identity", list(ALLOWED))
+def test_acl_matrix(delegated, identity):
+    server, identities = delegated
+    conn = connect(server, identities[identity])
+    got: dict[tuple[str, str], str] = {}
+    for (ou, container), op in itertools.product(OUS.items(), OPERATIONS):
+        got[(ou, op)] = attempt(server, conn, op, container)
+    expected = {(ou, op): "success" if op in ALLOWED[identity].get(ou, set())
+                else "insufficientAccessRights" for ou in OUS for op in OPERATIONS}
+    wrong = {cell: (got[cell], want) for cell, want in expected.items() if got[cell] != want}
+    assert not wrong, f"{identity}: (got, expected) per cell: {wrong}"
+
+
+@pytest.mark.parametrize("identity,allowed", [("it-centre", True), ("province:BTE", False),
+                                               ("province:HCM", False), ("user", False)])
+def test_only_the_it_centre_changes_province_admin_groups(delegated, identity, allowed):
+    server, identities = delegated
+    conn = connect(server, identities[identity])
+    member = seed(server, LAYOUT.admins_dn("BTE"))
+    conn.modify(LAYOUT.province_group_dn("BTE"), {"member": [(ldap3.MODIFY_ADD, [member])]})
+    assert conn.result["description"] == ("success" if allowed else "insufficientAccessRights")
+    conn.modify(LAYOUT.it_centre_group_dn, {"member": [(ldap3.MODIFY_ADD, [member])]})
+    assert conn.result["description"] == "insufficientAccessRights"
+
+
+def test_security_hold_cannot_be_lifted_or_placed_by_a_province(delegated):
+    server, identities = delegated
+    held = seed(server, LAYOUT.people_dn("BTE"), pwdAccountLockedTime=["000001010000Z"],
+                bhxhLockReason=["misuse"], bhxhLockClause=["6.3"])
+    bte = connect(server, identities["province:BTE"])
+    for attribute in ("pwdAccountLockedTime", "bhxhLockClause", "bhxhLockReason"):
+        bte.modify(held, {attribute: [(ldap3.MODIFY_REPLACE, [])]})
+        assert bte.result["description"] == "insufficientAccessRights", attribute
+    bte.modify(held, {"mail": [(ldap3.MODIFY_REPLACE, ["still@ok.vn"])]})
+    assert bte.result["description"] == "success"  # the rest of the entry stays the province's
+    plain = seed(server, LAYOUT.people_dn("BTE"))
+    bte.modify(plain, {"bhxhLockClause": [(ldap3.MODIFY_REPLACE, ["6.3"])]})
+    assert bte.result["description"] == "insufficientAccessRights"
+    it = connect(server, identities["it-centre"])
+    it.modify(held, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])],
+                     "bhxhLockClause": [(ldap3.MODIFY_REPLACE, [])]})
+    assert it.result["description"] == "success"
+
+
+def test_password_hashes_are_readable_by_nobody_and_anonymous_reads_nothing(delegated):
+    server, identities = delegated
+    it = connect(server, identities["it-centre"])
+    it.search(LAYOUT.system_dn, "(objectClass=*)", attributes=["userPassword"])
+    assert it.entries and all(not e.entry_attributes_as_dict.get("userPassword")
+                              for e in it.entries)
+    anonymous = connect(server, None)
+    anonymous.search(LAYOUT.base_dn, "(objectClass=*)")
+    assert anonymous.entries == []
+
+
+def test_policies_are_the_it_centre_s_alone(delegated):
+    server, identities = delegated
+    for identity, result in (("province:BTE", "insufficientAccessRights"),
+                             ("it-centre", "success")):
+        conn = connect(server, identities[identity])
+        conn.modify(LAYOUT.default_policy_dn, {"pwdLockout": [(ldap3.MODIFY_REPLACE,
+                                                                ["TRUE"])]})
+        assert conn.result["description"] == result, identity
+
+
+def test_delegated_identities_page_past_the_default_size_limit(delegated):
+    server, identities = delegated
+    server.ldapadd([(f"uid=bulk{i},{LAYOUT.people_dn('HCM')}",
+                     {"objectClass": ["inetOrgPerson"], "uid": [f"bulk{i}"], "cn": ["B"],
+                      "sn": ["B"]}) for i in range(620)])
+    conn = connect(server, identities["province:HCM"])
+    entries = list(conn.extend.standard.paged_search(
+        LAYOUT.people_dn("HCM"), "(uid=bulk*)", attributes=["uid"], paged_size=200,
+        generator=True))
+    assert len(entries) == 620
