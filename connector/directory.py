@@ -366,6 +366,51 @@ class LdapDirectory(_ScopedWrites):
             raise DirectoryUnavailable(f"cut off while reading {dn}: {_describe(exc)}") from None
         return True
 
+    def who_am_i(self) -> str:
+        """The authorization identity the server sees (RFC 4532)."""
+        from ldap3.core import exceptions as lx
+
+        try:
+            identity = self._conn().extend.standard.who_am_i()
+        except (lx.LDAPException, OSError) as exc:
+            return f"unknown ({_describe(exc)})"
+        return str(identity or "anonymous").removeprefix("dn:")
+
+    def first_account(self, container: str) -> str | None:
+        """The DN of one account under ``container`` (None if there is none)."""
+        import ldap3
+        from ldap3.core import exceptions as lx
+
+        try:
+            self._conn().search(container, "(objectClass=inetOrgPerson)", ldap3.SUBTREE,
+                                attributes=["1.1"], size_limit=1)
+        except lx.LDAPSizeLimitExceededResult:
+            pass
+        except lx.LDAPNoSuchObjectResult:
+            return None
+        except lx.LDAPOperationResult as exc:
+            raise DirectoryError(f"search of {container} failed: {_describe(exc)}") from None
+        entries = [r for r in self._conn().response if r.get("type") == "searchResEntry"]
+        return str(entries[0]["dn"]) if entries else None
+
+    def probe_write(self, dn: str, attribute: str, value: str) -> bool:
+        """Whether the ACLs let this identity change ``attribute`` of ``dn``, without
+        changing anything: delete a value that is not there. slapd checks access on the
+        whole modification first (insufficientAccessRights), then applies it
+        (noSuchAttribute), and a failed modify leaves the entry as it was."""
+        import ldap3
+        from ldap3.core import exceptions as lx
+
+        try:
+            self._conn().modify(dn, {attribute: [(ldap3.MODIFY_DELETE, [value])]})
+        except lx.LDAPNoSuchAttributeResult:
+            return True
+        except lx.LDAPInsufficientAccessRightsResult:
+            return False
+        except lx.LDAPOperationResult as exc:
+            raise DirectoryError(f"probe of {attribute} on {dn}: {_describe(exc)}") from None
+        return True
+
     # -- writing -----------------------------------------------------------------------------
 
     def add_entry(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:

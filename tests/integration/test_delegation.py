@@ -1,0 +1,176 @@
+"""Scoped connectors bound as their delegated identities (Art. 6 §1, §3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import ldap3
+import pytest
+
+from connector.testing.delegation import Identity, install_delegation
+from connector.testing.slapd import SlapdServer, sample_units
+from tests.conftest import connector_env
+from tests.helpers import LAYOUT, roster_csv, row, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def delegated(slapd) -> Iterator[tuple[SlapdServer, dict[str, Identity]]]:
+    yield slapd, install_delegation(slapd, sample_units())
+
+
+def env_for(server: SlapdServer, identity: Identity, tmp_path: Path) -> dict[str, str]:
+    return connector_env(server, tmp_path, CONNECTOR_LDAP__BIND_DN=identity.dn,
+                         CONNECTOR_LDAP__BIND_PASSWORD=identity.password,
+                         CONNECTOR_SCOPE=identity.scope)
+
+
+ROSTER = [
+    row("TW1", "Nguyễn Văn An"),
+    row("V1", "Đặng Quốc Bảo", unit_type="vendor", unit_code="VNPT"),
+    row("BA1", "Nguyễn Thị Như", unit_type="province", unit_code="BTE", role="admin"),
+    row("B1", "Trương Văn Lợi", unit_type="province", unit_code="BTE"),
+    row("B2", "Huỳnh Thị Duyên", unit_type="province", unit_code="BTE"),
+    row("H1", "Ngô Bảo Châu", unit_type="province", unit_code="HCM"),
+]
+
+
+def run(server, identity, tmp_path, rows, *args):
+    (tmp_path / "roster.csv").write_text(roster_csv(rows), encoding="utf-8")
+    return run_cli(["reconcile", *args], env_for(server, identity, tmp_path))
+
+
+def dns(server: SlapdServer) -> set[str]:
+    text = server.search(LAYOUT.base_dn, "(objectClass=inetOrgPerson)", ["1.1"])
+    return {line[4:] for line in text.splitlines() if line.startswith("dn: ")}
+
+
+def test_each_scope_does_only_its_own_part_of_the_same_roster(delegated, tmp_path):
+    server, ids = delegated
+    it = run(server, ids["it-centre"], tmp_path, ROSTER, "--json")
+    assert it.returncode == 0, it.stderr
+    assert dns(server) == {f"uid=TW1,{LAYOUT.central_dn}", f"uid=V1,{LAYOUT.vendors_dn}",
+                           f"uid=BA1,{LAYOUT.admins_dn('BTE')}"}
+    assert {r["employee_id"] for r in json.loads(it.stdout)["out_of_scope"]} == {"B1", "B2", "H1"}
+    bte = run(server, ids["province:BTE"], tmp_path, ROSTER, "--json")
+    assert bte.returncode == 0, bte.stderr
+    data = json.loads(bte.stdout)
+    assert {a["employee_id"] for a in data["actions"]} == {"B1", "B2"}
+    assert {r["employee_id"] for r in data["out_of_scope"]} == {"TW1", "V1", "BA1", "H1"}
+    assert f"uid=B1,{LAYOUT.people_dn('BTE')}" in dns(server)
+    assert not any("ou=HCM" in dn for dn in dns(server))
+
+
+def test_province_connector_locks_its_staff_and_counts_others_out_of_scope(delegated, tmp_path):
+    server, ids = delegated
+    run(server, ids["province:BTE"], tmp_path, ROSTER)
+    changed = [*ROSTER[:3], row("B1", "Trương Văn Lợi", unit_type="province", unit_code="BTE",
+                                status="sick_leave"),
+               *ROSTER[4:]]
+    result = run(server, ids["province:BTE"], tmp_path, changed, "--json")
+    assert result.returncode == 0
+    (action,) = json.loads(result.stdout)["actions"]
+    assert (action["action"], action["employee_id"], action["clause"]) == ("lock", "B1", "6.2.1")
+
+
+def test_admin_removed_from_the_group_loses_write_access_at_once(delegated, tmp_path):
+    server, ids = delegated
+    run(server, ids["it-centre"], tmp_path, ROSTER)
+    admin_dn = f"uid=BA1,{LAYOUT.admins_dn('BTE')}"
+    server.set_password(admin_dn, "admin-pw-1")
+    session = ldap3.Connection(ldap3.Server(server.url, get_info=ldap3.NONE), admin_dn,
+                               "admin-pw-1", auto_bind=True)
+    try:
+        target = f"uid=B9,{LAYOUT.people_dn('BTE')}"
+        assert session.add(target, ["inetOrgPerson"], {"uid": "B9", "cn": "X", "sn": "X"})
+        leaving = [row("BA1", "Nguyễn Thị Như", unit_type="province", unit_code="BTE", role="admin",
+                       status="terminated"), *ROSTER[:2], *ROSTER[3:]]
+        result = run(server, ids["it-centre"], tmp_path, leaving, "--json")
+        kinds = [(a["action"], a["employee_id"]) for a in json.loads(result.stdout)["actions"]]
+        assert kinds == [("group_remove", "BA1"), ("lock", "BA1")]
+        session.modify(target, {"mail": [(ldap3.MODIFY_REPLACE, ["late@bte.vn"])]})
+        assert session.result["description"] == "insufficientAccessRights"
+    finally:
+        session.unbind()
+    audit = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert any(x["action"] == "group_remove" and x["outcome"] == "ok" for x in audit)
+
+
+def test_misuse_hold_only_the_it_centre_can_lift(delegated, tmp_path):
+    server, ids = delegated
+    run(server, ids["province:BTE"], tmp_path, ROSTER)
+    it_env = env_for(server, ids["it-centre"], tmp_path)
+    bte_env = env_for(server, ids["province:BTE"], tmp_path)
+    locked = run_cli(["lock", "B1", "--reason", "misuse", "--note", "xuất dữ liệu trái phép"],
+                     it_env)
+    assert locked.returncode == 0, locked.stderr
+    values = server.search(f"uid=B1,{LAYOUT.people_dn('BTE')}", attributes=["bhxhLockClause",
+                                                                              "bhxhLockedBy"])
+    assert "bhxhLockClause: 6.3" in values and ids["it-centre"].dn in values
+    refused = run_cli(["unlock", "B1"], bte_env)
+    assert refused.returncode != 0 and "only the IT Centre" in refused.stderr
+    assert run(server, ids["province:BTE"], tmp_path, ROSTER, "--json").returncode == 0
+    assert "pwdAccountLockedTime" in server.search(f"uid=B1,{LAYOUT.people_dn('BTE')}",
+                                                   attributes=["pwdAccountLockedTime"])
+    lifted = run_cli(["unlock", "B1", "--note", "cleared"], it_env)
+    assert lifted.returncode == 0
+    audit = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    manual = [(x["action"], x["actor"], x["note"]) for x in audit if x["reason"] in
+              ("misuse", "manual")]
+    assert manual == [("lock", ids["it-centre"].dn, "xuất dữ liệu trái phép"),
+                      ("unlock", ids["it-centre"].dn, "cleared")]
+
+
+def test_province_locks_and_unlocks_its_own_staff_by_hand(delegated, tmp_path):
+    server, ids = delegated
+    run(server, ids["province:BTE"], tmp_path, ROSTER)
+    env = env_for(server, ids["province:BTE"], tmp_path)
+    assert run_cli(["lock", "B2", "--reason", "violation"], env).returncode == 0
+    assert "bhxhLockClause: 6.2.3" in server.search(f"uid=B2,{LAYOUT.people_dn('BTE')}",
+                                                    attributes=["bhxhLockClause"])
+    assert run_cli(["unlock", "B2"], env).returncode == 0
+    refused = run_cli(["lock", "TW1", "--reason", "violation"], env)
+    assert refused.returncode == 2 and "no account" in refused.stderr
+    misuse = run_cli(["lock", "B2", "--reason", "misuse"], env)
+    assert misuse.returncode == 2 and "IT Centre only" in misuse.stderr
+
+
+def test_check_passes_for_correct_identities_and_flags_an_over_privileged_one(delegated,
+                                                                              tmp_path):
+    server, ids = delegated
+    run(server, ids["it-centre"], tmp_path, ROSTER)
+    run(server, ids["province:BTE"], tmp_path, ROSTER)
+    for scope in ("it-centre", "province:BTE"):
+        result = run_cli(["check"], env_for(server, ids[scope], tmp_path))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "check passed" in result.stdout and "accounts" in result.stdout
+    root = run_cli(["check"], connector_env(server, tmp_path, CONNECTOR_SCOPE="province:BTE"))
+    assert root.returncode == 1 and "WRONG" in root.stdout
+
+
+def test_bootstrap_creates_the_tree_once_and_says_so(tmp_path):
+    with SlapdServer() as server:
+        env = connector_env(server, tmp_path)
+        dry = run_cli(["bootstrap", "--dry-run"], env)
+        assert dry.returncode == 0 and "would create ou=people,ou=BTE" in dry.stdout
+        first = run_cli(["bootstrap"], env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "created cn=province-admins-HCM" in first.stdout
+        assert "Bảo hiểm xã hội tỉnh Bến Tre" in server.search(LAYOUT.province_dn("BTE"),
+                                                             attributes=["description"]) \
+            or "description::" in server.search(LAYOUT.province_dn("BTE"),
+                                                attributes=["description"])
+        second = run_cli(["bootstrap"], env)
+        assert second.returncode == 0 and "nothing to do" in second.stdout
+
+
+def test_print_acl_needs_no_server_and_targets_the_named_database():
+    result = run_cli(["bootstrap", "--print-acl", "--database", "olcDatabase={2}mdb,cn=config"],
+                     {})
+    assert result.returncode == 0
+    assert result.stdout.startswith("# Delegation")
+    assert "dn: olcDatabase={2}mdb,cn=config" in result.stdout
+    assert "olcAddContentAcl: TRUE" in result.stdout and "size.prtotal=unlimited" in result.stdout
