@@ -257,6 +257,7 @@ class LdapDirectory(_ScopedWrites):
                 logger.debug("cannot reach {}: {}", url, _describe(exc))
                 continue
             self.url = url
+            _lean_search_entries(conn)
             with self._lock:
                 self._all.append(conn)
             return conn
@@ -516,6 +517,29 @@ def _apply_in_phases(
                 raise unavailable[0]
             if stop is not None and stop.is_set():
                 return
+
+
+def _lean_search_entries(conn: Any) -> None:
+    """Decode search entries to raw values only.
+
+    ldap3 builds every entry twice (raw bytes and a formatted copy that goes
+    through its config and schema lookups); the snapshot reads only the raw
+    values, so the formatted copy is skipped. Other responses are untouched.
+    """
+    strategy = conn.strategy
+    original = strategy.decode_response_fast
+
+    def decode(message: dict[str, Any]) -> dict[str, Any]:
+        if message["protocolOp"] != 4:  # not a searchResEntry
+            return dict(original(message))
+        payload = message["payload"]
+        raw = {bytes(item[3][0][3]).decode("utf-8"): [bytes(v[3]) for v in item[3][1][3]]
+               for item in payload[1][3]}
+        return {"type": "searchResEntry", "raw_dn": payload[0][3],
+                "dn": bytes(payload[0][3]).decode("utf-8"), "raw_attributes": raw,
+                "attributes": raw}
+
+    strategy.decode_response_fast = decode
 
 
 def _quiet_unbind(conn: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 
 class UnitType(StrEnum):
@@ -194,6 +195,7 @@ def id_key(employee_id: str) -> str:
     return employee_id.casefold()
 
 
+@lru_cache(maxsize=1 << 17)
 def dn_key(dn: str) -> str:
     """A comparable form of a DN: lower case, no spaces around unescaped separators.
 
