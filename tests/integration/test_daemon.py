@@ -1,0 +1,201 @@
+"""The daemon as a real process against a real slapd: schedule, stop, run lock, recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from connector.testing.slapd import SlapdServer, free_port
+from tests.conftest import connector_env
+from tests.helpers import roster_csv, row, run_cli
+
+pytestmark = pytest.mark.integration
+STOP_BOUND_SECONDS = 10  # the bound the README states for a clean stop
+
+
+def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    full.update(env)
+    with log.open("ab") as handle:
+        return subprocess.Popen([sys.executable, "-m", "connector", "daemon"], env=full,
+                                stdout=handle, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def audit_lines(tmp_path: Path) -> list[dict]:
+    path = tmp_path / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def stop(process: subprocess.Popen[bytes]) -> tuple[int, float]:
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=STOP_BOUND_SECONDS + 5)
+    return code, time.monotonic() - started
+
+
+@pytest.fixture
+def daemon_env(slapd: SlapdServer, tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "roster.csv").write_text(roster_csv([row("D1")]), encoding="utf-8")
+    return connector_env(slapd, tmp_path, CONNECTOR_SCHEDULE__INTERVAL_SECONDS="1")
+
+
+def test_daemon_picks_up_roster_changes_and_stops_cleanly_on_sigterm(slapd, tmp_path,
+                                                                      daemon_env):
+    process = start_daemon(daemon_env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: any(x["employee_id"] == "D1" for x in audit_lines(tmp_path)),
+                 what="the first run to create D1")
+        (tmp_path / "roster.csv").write_text(
+            roster_csv([row("D1", status="terminated"), row("D2")]), encoding="utf-8")
+        wait_for(lambda: {("lock", "D1"), ("create", "D2")} <= {
+            (x["action"], x["employee_id"]) for x in audit_lines(tmp_path)},
+            what="the next runs to pick up the change")
+    finally:
+        code, seconds = stop(process)
+    assert code == 0, (tmp_path / "daemon.log").read_text()
+    assert seconds < STOP_BOUND_SECONDS
+    assert "stopped cleanly" in (tmp_path / "daemon.log").read_text()
+    lines = audit_lines(tmp_path)  # every line parses: the log is consistent
+    assert all(x["outcome"] == "ok" for x in lines)
+    status = run_cli(["status", "--json"], daemon_env)
+    data = json.loads(status.stdout)
+    assert data["last_outcome"] == "ok" and data["last_exit_code"] == 0
+    assert data["scope"] == "it-centre" and data["last_success"]
+
+
+def test_daemon_survives_a_directory_outage_and_recovers(slapd, tmp_path, daemon_env):
+    process = start_daemon(daemon_env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: any(x["employee_id"] == "D1" for x in audit_lines(tmp_path)),
+                 what="the first run")
+        slapd.pause()
+        wait_for(lambda: "unreachable" in (tmp_path / "daemon.log").read_text(),
+                 what="the failed run to be logged")
+        assert process.poll() is None, "the daemon died with the directory"
+        (tmp_path / "roster.csv").write_text(roster_csv([row("D1"), row("D3")]),
+                                             encoding="utf-8")
+        slapd.resume()
+        wait_for(lambda: any(x["employee_id"] == "D3" for x in audit_lines(tmp_path)),
+                 what="the run after the outage")
+    finally:
+        code, _ = stop(process)
+    assert code == 0
+
+
+def test_bad_roster_and_tripped_guard_are_logged_and_the_daemon_keeps_going(slapd, tmp_path,
+                                                                             daemon_env):
+    (tmp_path / "roster.csv").write_bytes(b"\xff\xfe not utf-8")
+    process = start_daemon(daemon_env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: "not UTF-8" in (tmp_path / "daemon.log").read_text(),
+                 what="the bad roster to be reported")
+        (tmp_path / "roster.csv").write_text(roster_csv([row("D1")]), encoding="utf-8")
+        wait_for(lambda: any(x["employee_id"] == "D1" for x in audit_lines(tmp_path)),
+                 what="recovery once the roster is fixed")
+        assert process.poll() is None
+    finally:
+        code, _ = stop(process)
+    assert code == 0
+
+
+def test_second_reconcile_during_a_run_waits_or_exits_5_with_no_wait(slapd, tmp_path,
+                                                                      daemon_env):
+    from filelock import FileLock
+
+    from connector.runlock import lock_path
+    from connector.settings import load_settings
+
+    (tmp_path / "roster.csv").write_text(roster_csv([row("D1")]), encoding="utf-8")
+    settings = load_settings(None, state={"dir": str(tmp_path / "state")})
+    held = FileLock(lock_path(settings))
+    held.acquire()
+    try:
+        refused = run_cli(["reconcile", "--no-wait"], daemon_env)
+        assert refused.returncode == 5 and "in progress" in refused.stderr
+        waiting = subprocess.Popen([sys.executable, "-m", "connector", "reconcile"],
+                                   env={**{k: v for k, v in os.environ.items()
+                                           if not k.startswith("CONNECTOR_")}, **daemon_env},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL)
+        time.sleep(1.5)
+        assert waiting.poll() is None, "reconcile should wait for the lock"
+    finally:
+        held.release()
+    waiting.communicate(timeout=30)
+    assert waiting.returncode == 0
+    assert any(x["employee_id"] == "D1" for x in audit_lines(tmp_path))
+
+
+def test_lock_of_a_killed_process_is_released(slapd, tmp_path, daemon_env):
+    process = start_daemon(daemon_env, tmp_path / "daemon.log")
+    wait_for(lambda: any(x["employee_id"] == "D1" for x in audit_lines(tmp_path)),
+             what="the first run")
+    process.kill()
+    process.wait()
+    assert run_cli(["reconcile", "--no-wait"], daemon_env).returncode == 0
+
+
+def test_metrics_endpoint_serves_runs_actions_and_last_success(slapd, tmp_path, daemon_env):
+    port = free_port()
+    env = {**daemon_env, "CONNECTOR_METRICS__PORT": str(port)}
+    process = start_daemon(env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: any(x["employee_id"] == "D1" for x in audit_lines(tmp_path)),
+                 what="the first run")
+
+        def scraped() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    return r.read().decode()
+            except OSError:
+                return ""
+
+        wait_for(lambda: 'connector_runs_total{outcome="ok",scope="it-centre"}' in scraped(),
+                 what="metrics of a finished run")
+        text = scraped()
+        assert 'connector_actions_total{action="create",clause="",outcome="ok",scope="it-centre"}' \
+            in text
+        assert "connector_last_success_timestamp_seconds" in text
+        assert "connector_run_duration_seconds_bucket" in text
+    finally:
+        code, _ = stop(process)
+    assert code == 0
+
+
+def test_json_logs_carry_the_run_id_and_never_the_password(slapd, tmp_path, daemon_env):
+    env = {**daemon_env, "CONNECTOR_LOG__JSON": "true", "CONNECTOR_LOG__FILE":
+           str(tmp_path / "connector.log")}
+    process = start_daemon(env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: any(x["employee_id"] == "D1" for x in audit_lines(tmp_path)),
+                 what="the first run")
+    finally:
+        stop(process)
+    records = [json.loads(x) for x in (tmp_path / "daemon.log").read_text().splitlines()
+               if x.startswith("{")]
+    run_ids = {r["record"]["extra"].get("run_id") for r in records
+               if "roster" in r["record"]["message"]}
+    assert run_ids and "-" not in run_ids
+    everything = (tmp_path / "daemon.log").read_text() + (tmp_path / "connector.log").read_text()
+    assert slapd.root_password not in everything
+    assert "snapshot" in (tmp_path / "connector.log").read_text()  # the file sink got the run
