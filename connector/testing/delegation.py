@@ -23,10 +23,11 @@ def service_dn(server: SlapdServer, name: str) -> str:
 
 
 def add_service_account(
-    server: SlapdServer, name: str, group_dn: str | None, scope: str
+    server: SlapdServer, name: str, group_dn: str | None, scope: str,
+    password: str | None = None,
 ) -> Identity:
     """A bind identity under ou=system, member of ``group_dn`` (its authority)."""
-    password = secrets.token_urlsafe(18)
+    password = password or secrets.token_urlsafe(18)
     dn = service_dn(server, name)
     server.ldapadd([(dn, {"objectClass": ["top", "applicationProcess", "simpleSecurityObject"],
                           "cn": [name], "userPassword": [password],
@@ -36,17 +37,23 @@ def add_service_account(
     return Identity(dn, password, scope)
 
 
-def install_delegation(server: SlapdServer, units: Units) -> dict[str, Identity]:
+def install_delegation(
+    server: SlapdServer, units: Units, passwords: dict[str, str] | None = None
+) -> dict[str, Identity]:
     """Load the ACLs of ``bootstrap --print-acl`` and create the connector identities.
 
-    Returns identities keyed ``it-centre`` and ``province:<CODE>``.
+    Returns identities keyed ``it-centre`` and ``province:<CODE>``; ``passwords``
+    (same keys) fixes their secrets, otherwise random ones are made.
     """
+    chosen = passwords or {}
     server.ldapmodify_config(acl_ldif(server.layout, units, operator_dn=server.external_dn))
     layout = server.layout
     identities = {"it-centre": add_service_account(server, "connector-it-centre",
-                                                   layout.it_centre_group_dn, "it-centre")}
+                                                   layout.it_centre_group_dn, "it-centre",
+                                                   chosen.get("it-centre"))}
     for unit in units.provinces:
         scope = f"province:{unit.code}"
         identities[scope] = add_service_account(server, f"connector-{unit.code.lower()}",
-                                                layout.province_group_dn(unit.code), scope)
+                                                layout.province_group_dn(unit.code), scope,
+                                                chosen.get(scope))
     return identities

@@ -98,6 +98,8 @@ class SlapdServer:
         extra_schema: Sequence[Path] = (),
         workdir: Path | None = None,
         log_level: str = "0",
+        port: int | None = None,
+        listen: Sequence[str] = (),
     ) -> None:
         self.layout = layout or Layout()
         self.units = units
@@ -106,7 +108,8 @@ class SlapdServer:
         self.extra_schema = tuple(extra_schema)
         self._own_dir = workdir is None
         self.dir = workdir or Path(tempfile.mkdtemp(prefix="slapd-"))
-        self.port = free_port()
+        self.port = port or free_port()
+        self.listen = tuple(listen)
         self.url = f"ldap://127.0.0.1:{self.port}"
         self.socket_path = self.dir / "ldapi"
         self.ldapi_url = "ldapi://" + quote(str(self.socket_path), safe="")
@@ -214,10 +217,16 @@ olcPPolicyUseLockout: FALSE
             }),
         ]
 
+    @property
+    def initialised(self) -> bool:
+        config = self.dir / "slapd.d"
+        return config.is_dir() and any(config.iterdir())
+
     def start(self) -> None:
+        fresh = not self.initialised
         (self.dir / "slapd.d").mkdir(parents=True, exist_ok=True)
         (self.dir / "data").mkdir(exist_ok=True)
-        if not any((self.dir / "slapd.d").iterdir()):
+        if fresh:
             (self.dir / "config.ldif").write_text(self._config_ldif(), encoding="utf-8")
             self._run([_tool("slapadd"), "-n0", "-F", str(self.dir / "slapd.d"),
                        "-l", str(self.dir / "config.ldif")])
@@ -234,7 +243,8 @@ olcPPolicyUseLockout: FALSE
         with open(self.dir / "slapd.log", "ab") as log:
             self.process = subprocess.Popen(
                 [self.slapd, "-F", str(self.dir / "slapd.d"), "-h",
-                 f"{self.url}/ {self.ldapi_url}", "-d", self.log_level],
+                 " ".join([*(self.listen or [f"{self.url}/"]), self.ldapi_url]), "-d",
+                 self.log_level],
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )

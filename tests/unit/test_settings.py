@@ -113,3 +113,14 @@ def test_unknown_setting_in_file_is_refused(tmp_path):
     config.write_text("[safety]\nmax_locks = 3\n")
     with pytest.raises(ConfigError, match="CONNECTOR_SAFETY__MAX_LOCKS"):
         load_settings(config)
+
+
+def test_the_shipped_example_settings_file_loads(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "config" / "connector.example.toml"
+    secret = tmp_path / "pw"
+    secret.write_text("x")
+    monkeypatch.setenv("CONNECTOR_LDAP__BIND_PASSWORD_FILE", str(secret))
+    settings = load_settings(example)
+    assert settings.ldap.workers == 4 and len(settings.ldap.urls) == 2
