@@ -59,10 +59,10 @@ def run_check(settings: Settings, directory: LdapDirectory) -> tuple[list[str], 
                 False)
     foreign = _foreign_containers(settings, snapshot.provinces)
     for container in foreign:
-        dn = directory.first_account(container)
-        if dn is not None:
-            verdict(f"lock {dn} (outside the scope)",
-                    directory.probe_write(dn, "pwdAccountLockedTime", LOCK_PROBE), False)
+        outsider = directory.first_account(container)
+        if outsider is not None:
+            verdict(f"lock {outsider} (outside the scope)",
+                    directory.probe_write(outsider, "pwdAccountLockedTime", LOCK_PROBE), False)
     if scope.is_it_centre:
         for code in sorted(snapshot.provinces)[:3]:
             group = layout.province_group_dn(code)

@@ -127,6 +127,18 @@ class _ScopedWrites:
 
     scope: Scope
     layout: Layout
+    workers: int = 1
+
+    def apply_one(self, action: Action) -> None:
+        raise NotImplementedError
+
+    def apply(
+        self,
+        actions: Sequence[Action],
+        on_outcome: Callable[[Outcome], None],
+        stop: threading.Event | None = None,
+    ) -> None:
+        _apply_in_phases(self.apply_one, actions, on_outcome, stop, self.workers)
 
     def check(self, action: Action) -> None:
         group = action.kind in (Kind.GROUP_ADD, Kind.GROUP_REMOVE)
@@ -184,6 +196,7 @@ class LdapDirectory(_ScopedWrites):
         self.settings = settings
         self.layout = layout
         self.scope = scope
+        self.workers = settings.workers
         self.actor = settings.bind_dn
         self._local = threading.local()
         self._all: list[Any] = []
@@ -460,14 +473,6 @@ class LdapDirectory(_ScopedWrites):
             raise DirectoryUnavailable(f"cut off during {action.kind} {action.dn}: "
                                        f"{_describe(exc)}") from None
 
-    def apply(
-        self,
-        actions: Sequence[Action],
-        on_outcome: Callable[[Outcome], None],
-        stop: threading.Event | None = None,
-    ) -> None:
-        _apply_in_phases(self.apply_one, actions, on_outcome, stop, self.settings.workers)
-
 
 def _apply_in_phases(
     send: Callable[[Action], None],
@@ -656,14 +661,6 @@ class MemoryDirectory(_ScopedWrites):
                 values[name] = [c for c in current if dn_key(c) not in {dn_key(v) for v in new}]
             if not values[name]:
                 del values[name]
-
-    def apply(
-        self,
-        actions: Sequence[Action],
-        on_outcome: Callable[[Outcome], None],
-        stop: threading.Event | None = None,
-    ) -> None:
-        _apply_in_phases(self.apply_one, actions, on_outcome, stop, 1)
 
     def close(self) -> None:
         pass

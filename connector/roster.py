@@ -114,18 +114,18 @@ def parse_roster(data: bytes, source: str = "roster") -> RosterResult:
         parsed.append((start, raw_id or None, _person(values, start)))
 
     by_key: dict[str, list[int]] = defaultdict(list)
-    for start, raw_id, _ in parsed:
-        if raw_id:
-            by_key[id_key(raw_id)].append(start)
+    for start, row_id, _ in parsed:
+        if row_id:
+            by_key[id_key(row_id)].append(start)
     people: list[Person] = []
     rejected: list[Rejected] = []
-    for start, raw_id, outcome in parsed:
-        lines = by_key.get(id_key(raw_id), []) if raw_id else []
+    for start, row_id, outcome in parsed:
+        lines = by_key.get(id_key(row_id), []) if row_id else []
         if len(lines) > 1:
             others = ", ".join(str(n) for n in lines)
-            rejected.append(Rejected(start, raw_id, f"duplicate employee_id (lines {others})"))
+            rejected.append(Rejected(start, row_id, f"duplicate employee_id (lines {others})"))
         elif isinstance(outcome, str):
-            rejected.append(Rejected(start, raw_id, outcome))
+            rejected.append(Rejected(start, row_id, outcome))
         else:
             people.append(outcome)
     keys = frozenset(id_key(r.employee_id) for r in rejected if r.employee_id)

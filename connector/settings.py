@@ -183,14 +183,14 @@ class ScheduleSettings(_Group):
 class LayoutSettings(_Group):
     """DIT containers relative to the base DN (SPEC §2 defaults)."""
 
-    central: str = "ou=people,ou=central"
-    vendors: str = "ou=people,ou=vendors"
-    provinces: str = "ou=provinces"
-    province_people: str = "ou=people,ou={code}"
-    province_admins: str = "ou=admins,ou={code}"
-    groups: str = "ou=groups"
-    system: str = "ou=system"
-    policies: str = "ou=policies"
+    central: str = Layout.central
+    vendors: str = Layout.vendors
+    provinces: str = Layout.provinces
+    province_people: str = Field(Layout.province_people, description="{code} = province code")
+    province_admins: str = Field(Layout.province_admins, description="{code} = province code")
+    groups: str = Layout.groups
+    system: str = Layout.system
+    policies: str = Layout.policies
 
 
 class LogSettings(_Group):

@@ -251,8 +251,8 @@ olcPPolicyUseLockout: FALSE
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = (self.dir / "slapd.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"slapd exited with {self.process.returncode}: {log}")
+                tail = (self.dir / "slapd.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"slapd exited with {self.process.returncode}: {tail}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     pass
