@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
+from connector import ber
 from connector.directory_names import AUX_CLASS, LOCK_ATTRIBUTES, LOCKED_VALUE
 from connector.errors import (
     ConfigError,
@@ -440,29 +441,29 @@ class LdapDirectory(_ScopedWrites):
     def apply_one(self, action: Action) -> None:
         """Send one action; raises DirectoryError (the server said no) or
         DirectoryUnavailable (the connection is gone)."""
-        import ldap3
         from ldap3.core import exceptions as lx
 
         self.check(action)
         conn = self._conn()
-        ops = {"replace": ldap3.MODIFY_REPLACE, "add": ldap3.MODIFY_ADD,
-               "delete": ldap3.MODIFY_DELETE}
         try:
             if action.kind is Kind.CREATE:
-                conn.add(action.dn, attributes=create_attributes(action))
+                attributes = create_attributes(action)
+                _send_encoded(conn, ber.add_request(action.dn, attributes),
+                              {"type": "addRequest", "entry": action.dn,
+                               "attributes": attributes, "controls": None})
                 return
             mods = modifications(action, self.actor, generalized_now())
-            changes: dict[str, list[tuple[Any, list[str]]]] = {}
-            for op, name, values in mods:
-                changes.setdefault(name, []).append((ops[op], list(values)))
+            request = {"type": "modifyRequest", "entry": action.dn, "changes": mods,
+                       "controls": None}
             try:
-                conn.modify(action.dn, changes)
+                _send_encoded(conn, ber.modify_request(action.dn, mods), request)
             except lx.LDAPObjectClassViolationResult:
                 if action.kind not in (Kind.LOCK, Kind.RELABEL):
                     raise
                 # an entry the connector did not create: give it the lock attributes' class
-                conn.modify(action.dn, {"objectClass": [(ldap3.MODIFY_ADD, [AUX_CLASS])]})
-                conn.modify(action.dn, changes)
+                aux = [("add", "objectClass", (AUX_CLASS,))]
+                _send_encoded(conn, ber.modify_request(action.dn, aux), request)
+                _send_encoded(conn, ber.modify_request(action.dn, mods), request)
         except (lx.LDAPAttributeOrValueExistsResult, lx.LDAPNoSuchAttributeResult):
             if action.kind not in (Kind.GROUP_ADD, Kind.GROUP_REMOVE):
                 raise DirectoryError(f"{action.kind} {action.dn}: unexpected state") from None
@@ -522,6 +523,28 @@ def _apply_in_phases(
                 raise unavailable[0]
             if stop is not None and stop.is_set():
                 return
+
+
+def _send_encoded(conn: Any, operation: bytes, request: dict[str, Any]) -> None:
+    """Send a request encoded by ``connector.ber`` on an ldap3 connection, then wait
+    for its result through ldap3's own response handling (errors raise as usual).
+
+    This is ldap3's ``send`` without the generic pyasn1 encoding, which costs more
+    CPU than slapd spends on the write; it relies on ldap3 2.9.1's connection
+    internals (the version is pinned) and is covered by the contract tests.
+    """
+    from ldap3.core.exceptions import LDAPSocketSendError
+
+    with conn.connection_lock:
+        message_id = conn.server.next_message_id()
+        conn.request = request
+        conn.strategy._outstanding[message_id] = request
+        try:
+            conn.socket.sendall(ber.message(message_id, operation))
+        except (OSError, AttributeError) as exc:
+            conn.strategy._outstanding.pop(message_id, None)
+            raise LDAPSocketSendError(f"socket sending error: {exc}") from None
+        conn.post_send_single_response(message_id)
 
 
 def _lean_search_entries(conn: Any) -> None:
