@@ -80,7 +80,7 @@ def main() -> int:
             values = desired_values(person, person.unit_code)
             attributes = {name: [value] for name, value in values.items()}
             attributes["objectClass"] = ["top", "person", "organizationalPerson",
-                                         "inetOrgPerson", "bhxhAccount"]
+                                         "inetOrgPerson"]
             entries.append((f"uid={person.employee_id},{raw_base}", attributes))
         (work / "raw.ldif").write_text(ldif(entries), encoding="utf-8")
         raw_add, _ = timed([_tool("ldapadd"), "-c", "-x", "-H", server.url, "-D", server.root_dn,

@@ -8,8 +8,9 @@ first matching rule is the right one:
  2  the password policies: IT Centre only
  3  pwdPolicySubentry anywhere: IT Centre only (pointing an account at a policy
     without pwdLockout would silently cancel its lock)
- 4  the lock attributes of an entry under a 6.3 security hold: IT Centre only
- 5  bhxhLockClause=6.3 (placing a hold): IT Centre only
+ 4  pwdAccountLockedTime and description of an entry under a 6.3 security hold
+    (``description: bhxh-lock:6.3:…``): IT Centre only
+ 5  a ``bhxh-lock:6.3:`` description value (placing a hold): IT Centre only
  6  per province: ou=people — the province's admin group and the IT Centre
     add and modify (no delete: "add" on children, never "write");
     ou=admins — the IT Centre only; cn=province-admins-<CODE> member — IT only
@@ -22,10 +23,12 @@ normalised form, so no regex (and no lower-case trap) is needed.
 
 from __future__ import annotations
 
-from connector.directory_names import LOCK_ATTRIBUTES
 from connector.model import Layout
 from connector.units import Units
 
+HOLD_PREFIX = "bhxh-lock:6.3:"
+#: POSIX regex, case-insensitive by hand: a province may not place a hold either.
+HOLD_REGEX = "^[[:space:]]*[bB][hH][xX][hH]-[lL][oO][cC][kK]:6\\.3:"
 ROOT_PEERCRED = "gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth"
 UNLIMITED = ("size.soft=unlimited size.hard=unlimited size.prtotal=unlimited "
              "time.soft=unlimited time.hard=unlimited")
@@ -38,15 +41,14 @@ def _group(dn: str) -> str:
 def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) -> list[str]:
     it = _group(layout.it_centre_group_dn)
     base = layout.base_dn
-    lock_attrs = ",".join(("pwdAccountLockedTime", *LOCK_ATTRIBUTES))
     rules = [
         f'to * by dn.exact="{operator_dn}" manage by * break',
         "to attrs=userPassword by self =w by anonymous auth by * none",
         f'to dn.subtree="{layout.policies_dn}" by {it} write by users read by * none',
         f"to attrs=pwdPolicySubentry by {it} write by users read by * none",
-        f'to dn.subtree="{layout.provinces_dn}" filter=(bhxhLockClause=6.3) attrs={lock_attrs} '
-        f"by {it} write by users read by * none",
-        f'to dn.subtree="{base}" attrs=bhxhLockClause val="6.3" by {it} write '
+        f'to dn.subtree="{layout.provinces_dn}" filter=(description={HOLD_PREFIX}*) '
+        f"attrs=pwdAccountLockedTime,description by {it} write by users read by * none",
+        f'to dn.subtree="{base}" attrs=description val.regex="{HOLD_REGEX}" by {it} write '
         "by users read by * none",
     ]
     for unit in units.provinces:

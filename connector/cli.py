@@ -153,7 +153,7 @@ class _progress:
             self._bar.stop()
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Lock an account by hand (misuse: Art. 6 §3 hold).")
 @_config_option
 @click.argument("employee_id")
 @click.option("--reason", required=True,
@@ -166,7 +166,17 @@ class _progress:
 @click.pass_context
 def lock(ctx: click.Context, config: Path | None, employee_id: str, reason: str,
          note: str | None, scope: str | None) -> None:
-    """Lock an account by hand (Art. 6 §3 for misuse)."""
+    """Lock an account by hand (Art. 6 §3 for misuse).
+
+    A misuse lock is a security hold: reconcile never lifts it and only the IT
+    Centre can unlock it. The reason and note are written on the entry and
+    in the audit log.
+
+    \b
+    Examples:
+      connector lock BTE0003 --reason misuse --note "ticket 4711"
+      connector --config bte.toml lock BTE0042 --reason violation
+    """
     from connector.service import manual_lock
 
     settings = _settings(ctx, config, scope=scope)
@@ -179,7 +189,7 @@ def lock(ctx: click.Context, config: Path | None, employee_id: str, reason: str,
     ctx.exit(result.exit_code)
 
 
-@cli.command(epilog=EPILOG)
+@cli.command(epilog=EPILOG, short_help="Lift a lock by hand (a 6.3 hold: IT Centre only).")
 @_config_option
 @click.argument("employee_id")
 @click.option("--note", default=None, help="Free text kept in the audit log.")
@@ -187,7 +197,14 @@ def lock(ctx: click.Context, config: Path | None, employee_id: str, reason: str,
 @click.pass_context
 def unlock(ctx: click.Context, config: Path | None, employee_id: str, note: str | None,
            scope: str | None) -> None:
-    """Lift a lock by hand; refused where the scope may not (a 6.3 hold: IT Centre only)."""
+    """Lift a lock by hand, sticky ones included; a 6.3 hold only by the IT Centre.
+
+    If the roster still demands the lock, the next reconcile puts it back.
+
+    \b
+    Examples:
+      connector unlock TW0005 --note "violation cleared by decision 12/QD"
+    """
     from connector.service import manual_unlock
 
     settings = _settings(ctx, config, scope=scope)
@@ -221,7 +238,17 @@ def _manual_report(result: Any) -> None:
 @click.pass_context
 def bootstrap(ctx: click.Context, config: Path | None, units: Path | None, dry_run: bool,
               print_acl: bool, database: str) -> None:
-    """Create the OU tree, groups and provinces from a units file (idempotent)."""
+    """Create the OU tree, groups and provinces from a units file (idempotent).
+
+    Run it as the directory operator. A second run changes nothing and says so.
+
+    \b
+    Examples:
+      connector bootstrap --dry-run
+      connector bootstrap --units /etc/connector/units.toml
+      connector bootstrap --print-acl > acl.ldif
+      ldapmodify -Y EXTERNAL -H ldapi:/// -f acl.ldif
+    """
     from connector.bootstrap import bootstrap as run
     from connector.resources import default_units
     from connector.units import load_units
@@ -257,7 +284,15 @@ def bootstrap(ctx: click.Context, config: Path | None, units: Path | None, dry_r
 @click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
 @click.pass_context
 def check(ctx: click.Context, config: Path | None, scope: str | None) -> None:
-    """Validate settings, bind, and report what this identity can see and write."""
+    """Validate settings, bind, and report what this identity can see and write.
+
+    Write access is probed without changing anything. Exit 0 when the identity
+    can write exactly where its scope needs to, 1 otherwise.
+
+    \b
+    Examples:
+      CONNECTOR_SCOPE=province:BTE connector check
+    """
     from connector.check import run_check
 
     settings = _settings(ctx, config, scope=scope)
@@ -276,7 +311,14 @@ def check(ctx: click.Context, config: Path | None, scope: str | None) -> None:
 @click.option("--once", is_flag=True, help="Run once now and exit (for testing a schedule).")
 @click.pass_context
 def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
-    """Run reconcile on the schedule until SIGTERM/SIGINT, then stop cleanly (exit 0)."""
+    """Run reconcile on the schedule until SIGTERM/SIGINT, then stop cleanly (exit 0).
+
+    \b
+    Examples:
+      CONNECTOR_SCHEDULE__CRON="0 * * * *" connector daemon
+      CONNECTOR_SCHEDULE__INTERVAL_SECONDS=300 connector daemon
+      connector daemon --once
+    """
     from connector.scheduler import run_daemon
 
     settings = _settings(ctx, config)

@@ -5,10 +5,9 @@ in-memory twin for fast tests of the service. Both pass the same contract
 tests (``tests/integration/test_directory_contract.py``).
 
 How a lock is stored (SPEC §2): ``pwdAccountLockedTime: 000001010000Z`` (the
-ppolicy overlay refuses binds while it is present) plus, on the auxiliary
-class ``bhxhAccount`` (``config/schema/bhxh.ldif``), ``bhxhLockReason``,
-``bhxhLockClause``, ``bhxhLockedBy``, ``bhxhLockTime`` and ``bhxhLockNote``. An
-unlock removes all of them.
+ppolicy overlay refuses binds while it is present) plus one ``description``
+value ``bhxh-lock:<clause>:<reason> at=… by=… note=…`` (``connector.lockinfo``)
+that says why. An unlock removes both; other descriptions are left alone.
 """
 
 from __future__ import annotations
@@ -24,8 +23,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from connector import ber
-from connector.directory_names import AUX_CLASS, LOCK_ATTRIBUTES, LOCKED_VALUE
+from connector import ber, lockinfo
 from connector.errors import (
     ConfigError,
     DirectoryError,
@@ -37,9 +35,9 @@ from connector.plan import PERSON_ATTRIBUTES, Action, Kind
 from connector.policy import managed_containers, write_refusal
 from connector.settings import LdapSettings, LdapUrl
 
-PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson", AUX_CLASS)
-SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "bhxhLockReason",
-                       "bhxhLockClause", "objectClass")
+LOCKED_VALUE = "000001010000Z"
+PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
+SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "description")
 
 #: (operation, attribute, values): "replace" with no values removes the attribute.
 Modification = tuple[str, str, tuple[str, ...]]
@@ -82,26 +80,33 @@ def generalized_now() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%SZ")
 
 
-def modifications(action: Action, actor: str, now: str) -> list[Modification]:
-    """What an action changes on its entry, independent of the client library."""
+#: Kinds whose modification depends on the lock values the entry holds now.
+LOCK_KINDS = frozenset({Kind.LOCK, Kind.RELABEL, Kind.UNLOCK})
+
+
+def modifications(
+    action: Action, actor: str, now: str, lock_values: Sequence[str] = ()
+) -> list[Modification]:
+    """What an action changes on its entry, independent of the client library.
+
+    ``lock_values``: the entry's current ``bhxh-lock:`` descriptions, replaced
+    by a lock or relabel and removed by an unlock.
+    """
     if action.kind is Kind.UPDATE:
         return [("replace", name, (value,) if value is not None else ())
                 for name, value in action.changes]
-    if action.kind in (Kind.LOCK, Kind.RELABEL):
+    if action.kind in LOCK_KINDS:
         mods: list[Modification] = []
         if action.kind is Kind.LOCK:
             mods.append(("replace", "pwdAccountLockedTime", (LOCKED_VALUE,)))
-        mods += [
-            ("replace", "bhxhLockReason", (action.reason,)),
-            ("replace", "bhxhLockClause", (action.clause,) if action.clause else ()),
-            ("replace", "bhxhLockNote", (action.note,) if action.note else ()),
-            ("replace", "bhxhLockedBy", (actor,)),
-            ("replace", "bhxhLockTime", (now,)),
-        ]
+        elif action.kind is Kind.UNLOCK:
+            mods.append(("replace", "pwdAccountLockedTime", ()))
+        if lock_values:
+            mods.append(("delete", "description", tuple(lock_values)))
+        if action.kind is not Kind.UNLOCK:
+            record = lockinfo.LockRecord(action.reason, action.clause, now, actor, action.note)
+            mods.append(("add", "description", (record.format(),)))
         return mods
-    if action.kind is Kind.UNLOCK:
-        return [("replace", "pwdAccountLockedTime", ()),
-                *(("replace", name, ()) for name in LOCK_ATTRIBUTES)]
     if action.kind is Kind.GROUP_ADD:
         return [("add", "member", (action.member or "",))]
     if action.kind is Kind.GROUP_REMOVE:
@@ -166,15 +171,15 @@ def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
 
     employee_id = one("uid") or one("employeeNumber") or dn.split(",", 1)[0].split("=", 1)[-1]
     person = {name: value for name in PERSON_ATTRIBUTES if (value := one(name)) is not None}
+    record, _ = lockinfo.find(lower.get("description", []))
     return Account(
         dn=dn,
         employee_id=employee_id.split("\n")[0],
         container=parent_dn(dn),
         values=person,
         locked=one("pwdAccountLockedTime") is not None,
-        lock_reason=one("bhxhLockReason"),
-        lock_clause=one("bhxhLockClause"),
-        object_classes=frozenset(v.lower() for v in lower.get("objectclass", [])),
+        lock_reason=record.reason if record else None,
+        lock_clause=record.clause if record else None,
     )
 
 
@@ -381,6 +386,18 @@ class LdapDirectory(_ScopedWrites):
             raise DirectoryUnavailable(f"cut off while reading {dn}: {_describe(exc)}") from None
         return True
 
+    def _lock_values(self, dn: str) -> tuple[str, ...]:
+        """The entry's lock descriptions as they are now (read just before changing them)."""
+        import ldap3
+
+        conn = self._conn()
+        conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["description"])
+        for item in conn.response:
+            if item.get("type") == "searchResEntry":
+                values = item["raw_attributes"].get("description", [])
+                return lockinfo.find(v.decode("utf-8", "replace") for v in values)[1]
+        return ()
+
     def who_am_i(self) -> str:
         """The authorization identity the server sees (RFC 4532)."""
         from ldap3.core import exceptions as lx
@@ -452,18 +469,11 @@ class LdapDirectory(_ScopedWrites):
                               {"type": "addRequest", "entry": action.dn,
                                "attributes": attributes, "controls": None})
                 return
-            mods = modifications(action, self.actor, generalized_now())
+            current = self._lock_values(action.dn) if action.kind in LOCK_KINDS else ()
+            mods = modifications(action, self.actor, generalized_now(), current)
             request = {"type": "modifyRequest", "entry": action.dn, "changes": mods,
                        "controls": None}
-            try:
-                _send_encoded(conn, ber.modify_request(action.dn, mods), request)
-            except lx.LDAPObjectClassViolationResult:
-                if action.kind not in (Kind.LOCK, Kind.RELABEL):
-                    raise
-                # an entry the connector did not create: give it the lock attributes' class
-                aux = [("add", "objectClass", (AUX_CLASS,))]
-                _send_encoded(conn, ber.modify_request(action.dn, aux), request)
-                _send_encoded(conn, ber.modify_request(action.dn, mods), request)
+            _send_encoded(conn, ber.modify_request(action.dn, mods), request)
         except (lx.LDAPAttributeOrValueExistsResult, lx.LDAPNoSuchAttributeResult):
             if action.kind not in (Kind.GROUP_ADD, Kind.GROUP_REMOVE):
                 raise DirectoryError(f"{action.kind} {action.dn}: unexpected state") from None
@@ -674,14 +684,15 @@ class MemoryDirectory(_ScopedWrites):
         values = self.get(action.dn)
         if values is None:
             raise DirectoryError(f"{action.kind} {action.dn}: noSuchObject")
-        for op, name, new in modifications(action, self.actor, generalized_now()):
-            current = values.setdefault(name, [])
+        current = lockinfo.find(values.get("description", []))[1]
+        for op, name, new in modifications(action, self.actor, generalized_now(), current):
+            existing = values.setdefault(name, [])
             if op == "replace":
                 values[name] = list(new)
             elif op == "add":
-                current.extend(v for v in new if dn_key(v) not in {dn_key(c) for c in current})
+                existing.extend(v for v in new if dn_key(v) not in {dn_key(c) for c in existing})
             else:
-                values[name] = [c for c in current if dn_key(c) not in {dn_key(v) for v in new}]
+                values[name] = [c for c in existing if dn_key(c) not in {dn_key(v) for v in new}]
             if not values[name]:
                 del values[name]
 

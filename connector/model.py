@@ -77,7 +77,6 @@ class Account:
     locked: bool = False
     lock_reason: str | None = None
     lock_clause: str | None = None
-    object_classes: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:

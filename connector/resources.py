@@ -28,9 +28,5 @@ def default_units() -> Path:
     return config_dir() / "units.toml"
 
 
-def schema_ldif() -> Path:
-    return config_dir() / "schema" / "bhxh.ldif"
-
-
 def sample_roster() -> Path:
     return config_dir() / "sample-roster.csv"

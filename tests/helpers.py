@@ -112,3 +112,19 @@ def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
     return subprocess.run([sys.executable, "-m", "connector", *args], env=full_env,
                           capture_output=True, text=True, timeout=timeout, cwd=cwd,
                           stdin=subprocess.DEVNULL, check=False)
+
+
+def ldap_entry(server, dn: str) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    """Attributes of one entry as ldapsearch shows them (base64 values decoded)."""
+    import base64
+
+    text = server.search(dn, attributes=["*", "pwdAccountLockedTime"]).replace("\n ", "")
+    values: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if ":: " in line:
+            name, _, b64 = line.partition(":: ")
+            values.setdefault(name, []).append(base64.b64decode(b64).decode())
+        elif ": " in line:
+            name, _, value = line.partition(": ")
+            values.setdefault(name, []).append(value)
+    return values

@@ -1,10 +1,10 @@
 """A throwaway real OpenLDAP server, on the pattern of python-ldap's ``slapdtest``.
 
 Free loopback port, temporary directory, ``slapadd -n0`` of a generated
-cn=config (back-mdb, ppolicy with a ``pwdLockout: TRUE`` default policy, the
-connector's schema), ``slapd -Ttest``, start on loopback and ldapi, poll until
-it answers, SIGTERM and delete on stop. Durable (no ``dbnosync``): the same
-configuration serves tests and the benchmark.
+cn=config (back-mdb, ppolicy with a ``pwdLockout: TRUE`` default policy, only
+the stock schema: core, cosine, inetorgperson), ``slapd -Ttest``, start on
+loopback and ldapi, poll until it answers, SIGTERM and delete on stop.
+Durable (no ``dbnosync``): the same configuration serves tests and the benchmark.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 from connector.model import Layout
-from connector.resources import schema_ldif
 from connector.tree import Entry, tree_entries
 from connector.units import Units, load_units
 
@@ -133,7 +132,7 @@ class SlapdServer:
         modules = next((p for p in MODULE_PATHS if Path(p, "back_mdb.la").exists()
                         or Path(p, "back_mdb.so").exists()), MODULE_PATHS[0])
         schemas = [SCHEMA_DIR / "core.ldif", SCHEMA_DIR / "cosine.ldif",
-                   SCHEMA_DIR / "inetorgperson.ldif", schema_ldif(), *self.extra_schema]
+                   SCHEMA_DIR / "inetorgperson.ldif", *self.extra_schema]
         includes = "\n".join(f"include: file://{path}" for path in schemas)
         return f"""dn: cn=config
 objectClass: olcGlobal

@@ -20,6 +20,8 @@ from tests.helpers import LAYOUT
 
 pytestmark = pytest.mark.integration
 
+LOCK_623 = "bhxh-lock:6.2.3:violation by=cn=seed"
+HOLD = "bhxh-lock:6.3:misuse by=cn=connector-it-centre,ou=system,dc=bhxh,dc=gov,dc=vn"
 OUS = {
     "central": LAYOUT.central_dn,
     "vendors": LAYOUT.vendors_dn,
@@ -79,11 +81,11 @@ _counter = itertools.count()
 
 def seed(server: SlapdServer, container: str, locked: bool = False, **extra: list[str]) -> str:
     uid = f"t{next(_counter)}"
-    attributes: dict[str, list[str]] = {"objectClass": ["inetOrgPerson", "bhxhAccount"],
+    attributes: dict[str, list[str]] = {"objectClass": ["inetOrgPerson"],
                                         "uid": [uid], "cn": ["Mục Tiêu"], "sn": ["Mục"]}
     if locked:
-        attributes.update(pwdAccountLockedTime=["000001010000Z"], bhxhLockReason=["violation"],
-                          bhxhLockClause=["6.2.3"])
+        attributes.update(pwdAccountLockedTime=["000001010000Z"],
+                          description=[LOCK_623])
     attributes.update(extra)
     dn = f"uid={uid},{container}"
     server.ldapadd([(dn, attributes)])
@@ -94,20 +96,18 @@ def attempt(server: SlapdServer, conn: ldap3.Connection, op: str, container: str
     """Do one operation as ``conn``; return the LDAP result name."""
     if op == "create":
         uid = f"new{next(_counter)}"
-        conn.add(f"uid={uid},{container}", ["inetOrgPerson", "bhxhAccount"],
+        conn.add(f"uid={uid},{container}", ["inetOrgPerson"],
                  {"uid": uid, "cn": "Mới", "sn": "Mới"})
     elif op == "modify":
         conn.modify(seed(server, container), {"mail": [(ldap3.MODIFY_REPLACE, ["x@vss.gov.vn"])]})
     elif op == "lock":
         conn.modify(seed(server, container), {
             "pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, ["000001010000Z"])],
-            "bhxhLockReason": [(ldap3.MODIFY_REPLACE, ["terminated"])],
-            "bhxhLockClause": [(ldap3.MODIFY_REPLACE, ["6.2.1"])]})
+            "description": [(ldap3.MODIFY_ADD, ["bhxh-lock:6.2.1:terminated"])]})
     elif op == "unlock":
         conn.modify(seed(server, container, locked=True), {
             "pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])],
-            "bhxhLockReason": [(ldap3.MODIFY_REPLACE, [])],
-            "bhxhLockClause": [(ldap3.MODIFY_REPLACE, [])]})
+            "description": [(ldap3.MODIFY_DELETE, [LOCK_623])]})
     elif op == "policy":
         conn.modify(seed(server, container), {"pwdPolicySubentry": [
             (ldap3.MODIFY_REPLACE, [f"cn=default,{LAYOUT.policies_dn}"])]})
@@ -148,19 +148,22 @@ def test_only_the_it_centre_changes_province_admin_groups(delegated, identity, a
 def test_security_hold_cannot_be_lifted_or_placed_by_a_province(delegated):
     server, identities = delegated
     held = seed(server, LAYOUT.people_dn("BTE"), pwdAccountLockedTime=["000001010000Z"],
-                bhxhLockReason=["misuse"], bhxhLockClause=["6.3"])
+                description=[HOLD, "Ghi chú"])
     bte = connect(server, identities["province:BTE"])
-    for attribute in ("pwdAccountLockedTime", "bhxhLockClause", "bhxhLockReason"):
-        bte.modify(held, {attribute: [(ldap3.MODIFY_REPLACE, [])]})
-        assert bte.result["description"] == "insufficientAccessRights", attribute
+    for change in ({"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])]},
+                   {"description": [(ldap3.MODIFY_DELETE, [HOLD])]},
+                   {"description": [(ldap3.MODIFY_REPLACE, ["Ghi chú"])]}):
+        bte.modify(held, change)
+        assert bte.result["description"] == "insufficientAccessRights", change
     bte.modify(held, {"mail": [(ldap3.MODIFY_REPLACE, ["still@ok.vn"])]})
     assert bte.result["description"] == "success"  # the rest of the entry stays the province's
     plain = seed(server, LAYOUT.people_dn("BTE"))
-    bte.modify(plain, {"bhxhLockClause": [(ldap3.MODIFY_REPLACE, ["6.3"])]})
-    assert bte.result["description"] == "insufficientAccessRights"
+    for fake in ("bhxh-lock:6.3:misuse", "BHXH-LOCK:6.3:misuse", " bhxh-lock:6.3:x"):
+        bte.modify(plain, {"description": [(ldap3.MODIFY_ADD, [fake])]})
+        assert bte.result["description"] == "insufficientAccessRights", fake
     it = connect(server, identities["it-centre"])
     it.modify(held, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])],
-                     "bhxhLockClause": [(ldap3.MODIFY_REPLACE, [])]})
+                     "description": [(ldap3.MODIFY_DELETE, [HOLD])]})
     assert it.result["description"] == "success"
 
 

@@ -12,7 +12,7 @@ import pytest
 from connector.testing.delegation import Identity, install_delegation
 from connector.testing.slapd import SlapdServer, sample_units
 from tests.conftest import connector_env
-from tests.helpers import LAYOUT, roster_csv, row, run_cli
+from tests.helpers import LAYOUT, ldap_entry, roster_csv, row, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -107,9 +107,9 @@ def test_misuse_hold_only_the_it_centre_can_lift(delegated, tmp_path):
     locked = run_cli(["lock", "B1", "--reason", "misuse", "--note", "xuất dữ liệu trái phép"],
                      it_env)
     assert locked.returncode == 0, locked.stderr
-    values = server.search(f"uid=B1,{LAYOUT.people_dn('BTE')}", attributes=["bhxhLockClause",
-                                                                              "bhxhLockedBy"])
-    assert "bhxhLockClause: 6.3" in values and ids["it-centre"].dn in values
+    (value,) = ldap_entry(server, f"uid=B1,{LAYOUT.people_dn('BTE')}")["description"]
+    assert value.startswith("bhxh-lock:6.3:misuse") and ids["it-centre"].dn in value
+    assert value.endswith("note=xuất dữ liệu trái phép")
     refused = run_cli(["unlock", "B1"], bte_env)
     assert refused.returncode != 0 and "only the IT Centre" in refused.stderr
     assert run(server, ids["province:BTE"], tmp_path, ROSTER, "--json").returncode == 0
@@ -129,8 +129,8 @@ def test_province_locks_and_unlocks_its_own_staff_by_hand(delegated, tmp_path):
     run(server, ids["province:BTE"], tmp_path, ROSTER)
     env = env_for(server, ids["province:BTE"], tmp_path)
     assert run_cli(["lock", "B2", "--reason", "violation"], env).returncode == 0
-    assert "bhxhLockClause: 6.2.3" in server.search(f"uid=B2,{LAYOUT.people_dn('BTE')}",
-                                                    attributes=["bhxhLockClause"])
+    assert "bhxh-lock:6.2.3:violation" in server.search(f"uid=B2,{LAYOUT.people_dn('BTE')}",
+                                                        attributes=["description"])
     assert run_cli(["unlock", "B2"], env).returncode == 0
     refused = run_cli(["lock", "TW1", "--reason", "violation"], env)
     assert refused.returncode == 2 and "no account" in refused.stderr

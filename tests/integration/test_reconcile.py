@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from connector import lockinfo
 from connector.testing.slapd import SlapdServer
 from tests.conftest import connector_env
-from tests.helpers import LAYOUT, roster_csv, row, run_cli
+from tests.helpers import LAYOUT, ldap_entry, roster_csv, row, run_cli
+
+entry = ldap_entry
 
 pytestmark = pytest.mark.integration
 
@@ -27,27 +30,15 @@ def reconcile(server: SlapdServer, tmp_path: Path, rows, *args: str, **env: str)
     return run_cli(["reconcile", *args], connector_env(server, tmp_path, **env))
 
 
-def entry(server: SlapdServer, dn: str) -> dict[str, list[str]]:
-    """Attributes of one entry as ldapsearch shows them (base64 values decoded)."""
-    import base64
-
-    text = server.search(dn, attributes=["*", "pwdAccountLockedTime"]).replace("\n ", "")
-    values: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        if ":: " in line:
-            name, _, b64 = line.partition(":: ")
-            values.setdefault(name, []).append(base64.b64decode(b64).decode())
-        elif ": " in line:
-            name, _, value = line.partition(": ")
-            values.setdefault(name, []).append(value)
-    return values
-
-
-def locked(server: SlapdServer, dn: str) -> tuple[str, str] | None:
+def locked(server: SlapdServer, dn: str) -> tuple[str, str | None] | None:
+    """(reason, clause) as an administrator reads them with ldapsearch, or None."""
     values = entry(server, dn)
     if "pwdAccountLockedTime" not in values:
         return None
-    return values["bhxhLockReason"][0], values["bhxhLockClause"][0]
+    (record,) = [lockinfo.parse(v) for v in values.get("description", [])
+                 if lockinfo.is_lock_value(v)]
+    assert record is not None
+    return record.reason, record.clause
 
 
 def audit(tmp_path: Path) -> list[dict]:
@@ -113,7 +104,8 @@ def test_return_from_leave_unlocks_and_the_bind_works_again(slapd, tmp_path):
     result = reconcile(slapd, tmp_path, [row("P1")])
     assert result.returncode == 0
     assert locked(slapd, dn_central("P1")) is None
-    assert "bhxhLockReason" not in entry(slapd, dn_central("P1"))
+    assert not any(lockinfo.is_lock_value(v)
+                   for v in entry(slapd, dn_central("P1")).get("description", []))
     assert slapd.can_bind(dn_central("P1"), "pw-P1-return")
     assert [x["reason"] for x in audit(tmp_path) if x["action"] == "unlock"] == ["returned"]
 
@@ -146,11 +138,15 @@ def test_orphan_in_a_managed_ou_is_locked_not_deleted(slapd, tmp_path):
     assert locked(slapd, dn_central("P2")) is None
 
 
-def test_orphan_created_outside_the_connector_gets_the_lock_class_added(slapd, tmp_path):
+def test_orphan_created_by_hand_is_locked_and_keeps_its_own_description(slapd, tmp_path):
     slapd.ldapadd([(dn_central("HAND"), {"objectClass": ["inetOrgPerson"], "uid": ["HAND"],
-                                         "cn": ["Hand Made"], "sn": ["Made"]})])
+                                         "cn": ["Hand Made"], "sn": ["Made"],
+                                         "description": ["Tài khoản tạm"]})])
     reconcile(slapd, tmp_path, [row("P1")])
     assert locked(slapd, dn_central("HAND")) == ("not_on_roster", "9.2")
+    assert "Tài khoản tạm" in entry(slapd, dn_central("HAND"))["description"]
+    reconcile(slapd, tmp_path, [row("P1"), row("HAND", "Hand Made")])
+    assert entry(slapd, dn_central("HAND"))["description"] == ["Tài khoản tạm"]
 
 
 def test_dry_run_prints_every_action_and_writes_nothing(slapd, tmp_path):

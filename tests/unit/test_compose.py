@@ -54,3 +54,12 @@ def test_connectors_bind_as_the_identities_the_image_creates():
         "cn=connector-it-centre,ou=system,")
     assert services["connector-bte"]["environment"]["CONNECTOR_LDAP__BIND_DN"].startswith(
         "cn=connector-bte,ou=system,")
+
+
+def test_shipped_acl_ldif_is_what_print_acl_generates():
+    from connector.acl import acl_ldif
+    from connector.model import Layout
+    from connector.testing.slapd import sample_units
+
+    shipped = (ROOT / "config" / "acl.ldif").read_text(encoding="utf-8")
+    assert shipped == acl_ldif(Layout(), sample_units())

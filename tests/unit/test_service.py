@@ -147,8 +147,9 @@ def test_misuse_lock_is_a_hold_only_the_it_centre_lifts(tmp_path):
     result = manual_lock(settings, directory, "B1", "misuse", "seen exporting data")
     assert result.exit_code == 0
     entry = directory.get(f"uid=B1,{LAYOUT.people_dn('BTE')}")
-    assert entry is not None and entry["bhxhLockClause"] == ["6.3"]
-    assert entry["bhxhLockNote"] == ["seen exporting data"]
+    assert entry is not None
+    (value,) = entry["description"]
+    assert value.startswith("bhxh-lock:6.3:misuse ") and value.endswith("note=seen exporting data")
     province = make_settings(tmp_path, scope="province:BTE")
     bte = memory("province:BTE")
     bte.entries = directory.entries
@@ -156,6 +157,7 @@ def test_misuse_lock_is_a_hold_only_the_it_centre_lifts(tmp_path):
         manual_unlock(province, bte, "B1")
     assert manual_unlock(settings, directory, "B1").exit_code == 0
     assert "pwdAccountLockedTime" not in directory.get(f"uid=B1,{LAYOUT.people_dn('BTE')}")
+    assert "description" not in directory.get(f"uid=B1,{LAYOUT.people_dn('BTE')}")
 
 
 def test_province_may_not_place_a_misuse_hold(tmp_path):
