@@ -8,7 +8,7 @@ from pathlib import Path
 import connector
 
 PACKAGE = Path(connector.__file__).parent
-CORE = {"model", "policy", "plan", "units", "tree", "errors"}
+CORE = {"model", "policy", "plan", "units", "tree", "errors", "acl", "lockinfo", "ber"}
 ONLY_IMPORTER = {"ldap3": {"directory"}, "apscheduler": {"scheduler"},
                  "pydantic_settings": {"settings"}}
 
@@ -40,3 +40,23 @@ def test_each_external_library_has_one_importer():
         for library, allowed in ONLY_IMPORTER.items():
             if library in roots:
                 assert module in allowed, f"{path.name} imports {library}"
+
+
+LAYERS = [
+    CORE,
+    {"roster", "directory", "audit", "settings", "resources"},
+    {"service", "bootstrap", "check", "runlock"},
+    {"cli", "scheduler", "logs", "metrics", "render", "demo", "__main__", "__init__"},
+]
+
+
+def test_every_module_imports_only_from_its_layer_or_below():
+    rank = {module: level for level, modules in enumerate(LAYERS) for module in modules}
+    for path in PACKAGE.glob("*.py"):
+        module = path.stem
+        assert module in rank, f"{module} is in no layer: add it to LAYERS and the docstring"
+        for name in _imports(path):
+            if name.startswith("connector.") and not name.startswith("connector.testing"):
+                target = name.split(".")[1]
+                assert rank[target] <= rank[module], f"{module} ({rank[module]}) imports " \
+                                                     f"{target} ({rank[target]})"
