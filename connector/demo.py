@@ -11,6 +11,7 @@ Everything is stopped and deleted at the end.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import os
@@ -65,6 +66,15 @@ def day_two(roster: Path, out: Path) -> list[str]:
         writer.writeheader()
         writer.writerows(rows)
     return notes
+
+
+def decoded(ldif_text: str) -> str:
+    """LDIF with ``name:: base64`` lines shown as text, for people to read."""
+    lines = []
+    for line in ldif_text.splitlines():
+        name, sep, value = line.partition(":: ")
+        lines.append(f"{name}: {base64.b64decode(value).decode()}" if sep else line)
+    return "\n".join(lines)
 
 
 def everyone_active(roster: Path, out: Path) -> None:
@@ -144,8 +154,10 @@ def main() -> int:
         connector(["unlock", "BTE0003"], envs["province:BTE"], "province:BTE")
 
         banner("8. What ldapsearch shows of the locks (the directory alone tells why)")
-        print(server.search(server.layout.base_dn, "(pwdAccountLockedTime=*)",
-                            ["uid", "pwdAccountLockedTime", "description"]))
+        print("$ ldapsearch -LLL -b dc=bhxh,dc=gov,dc=vn '(pwdAccountLockedTime=*)' uid "
+              "pwdAccountLockedTime description   (base64 values shown decoded)")
+        print(decoded(server.search(server.layout.base_dn, "(pwdAccountLockedTime=*)",
+                                    ["uid", "pwdAccountLockedTime", "description"])))
         banner("9. The audit log (last 8 of its lines)")
         lines = (work / "audit.jsonl").read_text(encoding="utf-8").splitlines()
         print(f"{len(lines)} lines in {work / 'audit.jsonl'}; the last 8:")
