@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import resource
 import subprocess
@@ -96,7 +97,10 @@ def main() -> int:
         connector = [sys.executable, "-m", "connector", "reconcile"]
         provision, _ = timed([*connector, "--json"], env)
         noop, out = timed([*connector, "--json"], env)
-        assert '"actions": []' in out, "the second run was not a no-op"
+        noop_report = json.loads(out)
+        assert noop_report["actions"] == [], "the second run was not a no-op"
+        startup, _ = timed([sys.executable, "-c", "import connector.cli, connector.service, "
+                            "connector.directory, ldap3"])
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
         searches = []
@@ -116,6 +120,9 @@ def main() -> int:
     print(f"{'read managed OUs / no-op reconcile (s)':38}{raw_search:12.2f}{noop:12.2f}"
           f"{noop / raw_search:8.2f}x")
     print(f"{'connector peak memory (MiB, max RSS)':38}{'':12}{peak_kib / 1024:12.1f}")
+    phases = noop_report["summary"]["phase_seconds"]
+    print("\nno-op reconcile, where the time goes: interpreter and imports "
+          f"{startup:.2f}s, " + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()))
     print("\nratios: provisioning >1.0x means faster than ldapadd -c; no-op <3x is the goal.")
     print("connector times are whole processes (interpreter start, roster, plan, audit).")
     return 0

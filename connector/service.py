@@ -53,6 +53,7 @@ class RunResult:
     duration: float = 0.0
     exit_code: int = 0
     error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -99,6 +100,7 @@ class RunResult:
                 "failed": len(self.failed),
                 "held": len(plan.held) if plan else 0,
                 "duration_seconds": round(self.duration, 3),
+                "phase_seconds": {k: round(v, 3) for k, v in self.timings.items()},
             },
             "actions": actions,
             "rejected": [r.to_dict() for r in self.rejected],
@@ -131,20 +133,27 @@ def reconcile(
     if path is None:
         raise ConfigError("no roster: pass --roster PATH or set CONNECTOR_ROSTER__PATH")
     with logger.contextualize(run_id=result.run_id):
+        mark = time.monotonic()
         roster = read_roster(path)
         result.roster = roster
+        mark = _lap(result, "roster", mark)
         logger.info("roster {}: {} rows, {} valid, {} rejected", path, roster.rows,
                     len(roster.people), len(roster.rejected))
         if roster.ignored_columns:
             logger.warning("roster columns ignored: {}", ", ".join(roster.ignored_columns))
         directory = connect()
+        mark = _lap(result, "connect", mark)
         try:
             result.actor = directory.actor
             snapshot = directory.snapshot(scope)
-            logger.info("snapshot: {} accounts in the OUs of {}", len(snapshot.accounts), scope)
+            mark = _lap(result, "snapshot", mark)
+            logger.info("snapshot: {} accounts in the OUs of {} ({:.2f}s)", len(snapshot.accounts),
+                        scope, result.timings["snapshot"])
             plan = compute_plan(roster.people, snapshot, scope, settings.layout_value,
                                 roster.rejected_keys)
             result.plan = plan
+            mark = _lap(result, "plan", mark)
+            logger.info("plan: {}", plan.counts())
             try:
                 check_guard(plan, roster_rows=roster.rows,
                             max_lock_count=settings.safety.max_lock_count,
@@ -162,6 +171,7 @@ def reconcile(
                         audit.record(action, dry_run=True)
                 else:
                     _apply(plan, directory, audit, result, stop, progress)
+                _lap(result, "apply", mark)
             finally:
                 audit.close()
         finally:
@@ -172,6 +182,12 @@ def reconcile(
         logger.info("run {} finished in {:.2f}s with exit code {}", result.run_id,
                     result.duration, result.exit_code)
     return result
+
+
+def _lap(result: RunResult, phase: str, since: float) -> float:
+    now = time.monotonic()
+    result.timings[phase] = now - since
+    return now
 
 
 def _apply(
