@@ -65,6 +65,7 @@ class Directory(Protocol):
         actions: Sequence[Action],
         on_outcome: Callable[[Outcome], None],
         stop: threading.Event | None = None,
+        within: Sequence[str] | None = None,
     ) -> None: ...
 
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]: ...
@@ -135,7 +136,7 @@ class _ScopedWrites:
     layout: Layout
     workers: int = 1
 
-    def apply_one(self, action: Action) -> None:
+    def apply_one(self, action: Action, within: Sequence[str] | None = None) -> None:
         raise NotImplementedError
 
     def apply(
@@ -143,18 +144,16 @@ class _ScopedWrites:
         actions: Sequence[Action],
         on_outcome: Callable[[Outcome], None],
         stop: threading.Event | None = None,
+        within: Sequence[str] | None = None,
     ) -> None:
-        _apply_in_phases(self.apply_one, actions, on_outcome, stop, self.workers)
+        """Apply in phases; ``within``: the containers every write must fall in."""
+        _apply_in_phases(lambda action: self.apply_one(action, within), actions, on_outcome,
+                         stop, self.workers)
 
-    def check(self, action: Action) -> None:
+    def check(self, action: Action, within: Sequence[str] | None = None) -> None:
         group = action.kind in (Kind.GROUP_ADD, Kind.GROUP_REMOVE)
         refusal = write_refusal(self.scope, self.layout, action.dn, group=group,
-                                member=action.member)
-        if refusal is not None:
-            raise ScopeViolation(f"refused before sending: {refusal}")
-
-    def check_dn(self, dn: str) -> None:
-        refusal = write_refusal(self.scope, self.layout, dn)
+                                member=action.member, within=within)
         if refusal is not None:
             raise ScopeViolation(f"refused before sending: {refusal}")
 
@@ -455,12 +454,12 @@ class LdapDirectory(_ScopedWrites):
         except (lx.LDAPException, OSError) as exc:
             raise DirectoryUnavailable(f"cut off while adding {dn}: {_describe(exc)}") from None
 
-    def apply_one(self, action: Action) -> None:
+    def apply_one(self, action: Action, within: Sequence[str] | None = None) -> None:
         """Send one action; raises DirectoryError (the server said no) or
         DirectoryUnavailable (the connection is gone)."""
         from ldap3.core import exceptions as lx
 
-        self.check(action)
+        self.check(action, within)
         conn = self._conn()
         try:
             if action.kind is Kind.CREATE:
@@ -673,8 +672,8 @@ class MemoryDirectory(_ScopedWrites):
             raise DirectoryError(f"add {dn}: noSuchObject")
         self.put(dn, attributes)
 
-    def apply_one(self, action: Action) -> None:
-        self.check(action)
+    def apply_one(self, action: Action, within: Sequence[str] | None = None) -> None:
+        self.check(action, within)
         if dn_key(action.dn) in self.fail:
             raise DirectoryError(self.fail[dn_key(action.dn)])
         self.writes += 1

@@ -4,6 +4,7 @@ locks are sticky, and which OUs a scope manages (Art. 6 §1-3, Art. 9 §2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from connector.model import Layout, Person, Role, Scope, Snapshot, Status, UnitType, dn_key
@@ -171,12 +172,20 @@ def _under(dn: str, container: str) -> bool:
 
 
 def write_refusal(
-    scope: Scope, layout: Layout, dn: str, *, group: bool = False, member: str | None = None
+    scope: Scope,
+    layout: Layout,
+    dn: str,
+    *,
+    group: bool = False,
+    member: str | None = None,
+    within: Sequence[str] | None = None,
 ) -> str | None:
     """Why this write falls outside the scope, or None if it is in its lane.
 
     Checked on the write path before anything is sent (Art. 9 §5): a bug in the
-    planner or a crafted roster cannot reach another unit's accounts.
+    planner or a crafted roster cannot reach another unit's accounts. ``within``
+    narrows the lane (a reconcile writes only in its managed OUs); by default it
+    is everything the scope may write (a manual lock by the IT Centre, Art. 6 §3).
     """
     if group:
         if not scope.is_it_centre:
@@ -188,6 +197,7 @@ def write_refusal(
         if member is not None and not _under(member, layout.provinces_dn):
             return f"{member} is not a province account"
         return None
-    if any(_under(dn, container) for container in writable_containers(scope, layout)):
+    lane = writable_containers(scope, layout) if within is None else within
+    if any(_under(dn, container) for container in lane):
         return None
     return f"{dn} is outside the OUs of scope {scope}"

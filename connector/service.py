@@ -210,7 +210,7 @@ def _apply(
             progress(len(result.outcomes), total)
 
     try:
-        directory.apply(plan.actions, on_outcome, stop)
+        directory.apply(plan.actions, on_outcome, stop, within=plan.containers)
     except DirectoryUnavailable as exc:
         result.error, result.exit_code = f"run cut off: {exc}", exc.exit_code
         logger.error("{}", result.error)

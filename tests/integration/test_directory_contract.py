@@ -130,3 +130,14 @@ def test_find_accounts_searches_by_uid_with_an_escaped_filter(make):
     apply(directory, create("T1"))
     assert [a.employee_id for a in directory.find_accounts("T1", [LAYOUT.central_dn])] == ["T1"]
     assert directory.find_accounts("*", [LAYOUT.central_dn]) == []
+
+
+def test_a_reconcile_writes_only_in_its_managed_ous_even_for_the_it_centre(make):
+    directory = make()
+    managed = (LAYOUT.central_dn, LAYOUT.vendors_dn, LAYOUT.admins_dn("BTE"))
+    outcomes: list[Outcome] = []
+    directory.apply([create("T1", LAYOUT.people_dn("BTE")), create("T2")], outcomes.append,
+                    within=managed)
+    errors = {o.action.employee_id: o.error for o in outcomes}
+    assert "refused before sending" in (errors["T1"] or "") and errors["T2"] is None
+    assert [a.employee_id for a in directory.snapshot(IT).accounts] == ["T2"]

@@ -1,0 +1,52 @@
+"""What the operator reads: the plan table and the run summary."""
+
+from __future__ import annotations
+
+from connector.model import Rejected
+from connector.plan import Action, Held, Kind, Plan
+from connector.render import action_table, run_report
+from connector.roster import RosterResult
+from connector.service import RunResult
+from tests.helpers import LAYOUT
+
+
+def plan() -> Plan:
+    return Plan(
+        actions=(Action(Kind.LOCK, f"uid=A,{LAYOUT.central_dn}", "terminated", "A", "6.2.1"),
+                 Action(Kind.LOCK, f"uid=B,{LAYOUT.central_dn}", "not_on_roster", "B", "9.2"),
+                 Action(Kind.CREATE, f"uid=C,{LAYOUT.central_dn}", "new_on_roster", "C",
+                        changes=(("cn", "Lê Văn C"),))),
+        managed=40,
+        containers=(LAYOUT.central_dn,),
+        held=(Held("D", f"uid=D,{LAYOUT.central_dn}", "6.2.3", "violation"),),
+    )
+
+
+def test_dry_run_report_lists_every_action_with_reason_and_clause_and_the_counts():
+    roster = RosterResult((), tuple(Rejected(i, f"R{i}", "bad") for i in range(2, 30)), (), 30)
+    result = RunResult("run-1", "it-centre", "cn=x", True, roster, plan(), duration=0.5)
+    text = run_report(result)
+    assert "DRY RUN" in text
+    for needle in ("lock", "A", "terminated", "6.2.1", "B", "not_on_roster", "9.2", "create",
+                   "Lê Văn C"):
+        assert needle in text
+    assert "Plan: lock 2 (6.2.1: 1, 9.2: 1) · create 1" in text
+    assert "Held: 1 active people keep a sticky lock" in text
+    assert "Rejected rows (28;" in text and "... and 8 more (all of them in --json)" in text
+
+
+def test_apply_report_caps_the_table_and_shows_the_result():
+    many = tuple(Action(Kind.CREATE, f"uid=U{i},{LAYOUT.central_dn}", "new_on_roster", f"U{i}")
+                 for i in range(60))
+    result = RunResult("run-2", "it-centre", "cn=x", False, None, Plan(many, 0), duration=1.0)
+    text = run_report(result)
+    assert "... and 10 more" in text and "Result: 0 applied, 0 failed" in text
+    assert len(action_table(many)) == 61
+
+
+def test_guard_stop_is_reported_with_its_message():
+    result = RunResult("run-3", "it-centre", "cn=x", False, None, plan(), exit_code=3,
+                       error="safety guard: the plan locks 2 of 40 managed accounts")
+    text = run_report(result)
+    assert "Stopped: safety guard" in text and "Exit code 3" in text
+    assert "Result:" not in text

@@ -1,0 +1,86 @@
+"""The units file, the tree it produces, and the ACLs generated from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.acl import acl_ldif, acl_rules
+from connector.errors import UnitsError
+from connector.model import Layout
+from connector.tree import placeholder_member, tree_entries
+from connector.units import load_units, parse_units
+
+LAYOUT = Layout()
+
+
+def units(*codes: str):
+    return parse_units({"province": [{"code": c, "name": f"Tỉnh {c}"} for c in codes]})
+
+
+def test_sample_units_file_loads_with_vietnamese_names():
+    from connector.resources import default_units
+
+    loaded = load_units(default_units())
+    assert {"BTE", "HCM"} <= set(loaded.province_codes)
+    assert dict((u.code, u.name) for u in loaded.provinces)["BTE"] == "Bảo hiểm xã hội tỉnh Bến Tre"
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"province": [{"code": "BTE", "name": "a"}, {"code": "bte", "name": "b"}]}, "duplicate"),
+        ({"province": [{"code": "B,TE", "name": "a"}]}, "not a safe RDN value"),
+        ({"province": [{"code": "B TE", "name": "a"}]}, "not a safe RDN value"),
+        ({"province": [{"code": "Bến", "name": "a"}]}, "not a safe RDN value"),
+        ({"province": [{"code": "BTE", "name": " "}]}, "has no name"),
+        ({"province": []}, "no [[province]]"),
+        ({"province": [{"code": "BTE", "name": "a"}], "region": []}, "unknown section"),
+    ],
+)
+def test_invalid_units_are_refused_with_a_clear_error(data, message):
+    with pytest.raises(UnitsError, match=message.replace("[", r"\[")):
+        parse_units(data)
+
+
+def test_units_file_errors_name_the_file(tmp_path):
+    path = tmp_path / "units.toml"
+    path.write_text("[[province]]\ncode = 'BTE'\nname = \n")
+    with pytest.raises(UnitsError, match="not valid TOML"):
+        load_units(path)
+    with pytest.raises(UnitsError, match="not found"):
+        load_units(tmp_path / "missing.toml")
+
+
+def test_tree_lists_parents_before_children_and_one_rule_set_per_province():
+    entries = tree_entries(LAYOUT, units("BTE", "HCM"))
+    dns = [dn for dn, _ in entries]
+    assert len(dns) == len(set(dns))
+    for index, dn in enumerate(dns):
+        parent = dn.split(",", 1)[1]
+        assert parent == LAYOUT.base_dn or parent in dns[:index], dn
+    assert f"ou=people,ou=BTE,{LAYOUT.provinces_dn}" in dns
+    assert f"ou=admins,ou=HCM,{LAYOUT.provinces_dn}" in dns
+    groups = {dn: attrs for dn, attrs in entries if dn.startswith("cn=")}
+    assert set(groups) == {LAYOUT.it_centre_group_dn, LAYOUT.province_group_dn("BTE"),
+                           LAYOUT.province_group_dn("HCM")}
+    assert all(attrs["member"] == [placeholder_member(LAYOUT)] for attrs in groups.values())
+    province = dict(entries)[LAYOUT.province_dn("BTE")]
+    assert province["description"] == ["Tỉnh BTE"]
+
+
+def test_acl_has_one_rule_set_per_province_in_first_match_order():
+    rules = acl_rules(LAYOUT, units("BTE", "HCM"))
+    assert rules[-1] == "to * by users read by * none"
+    password = next(i for i, r in enumerate(rules) if "attrs=userPassword" in r)
+    policy = next(i for i, r in enumerate(rules) if "attrs=pwdPolicySubentry" in r)
+    hold = next(i for i, r in enumerate(rules) if "bhxh-lock:6.3:" in r)
+    bte = next(i for i, r in enumerate(rules) if "ou=people,ou=BTE" in r)
+    assert password < policy < hold < bte
+    bte_grant = f'member.exact="{LAYOUT.province_group_dn("BTE")}" '
+    granted = [r for r in rules if bte_grant + "write" in r or bte_grant + "add" in r]
+    assert [r.split(" by ")[0] for r in granted] == [
+        f'to dn.exact="{LAYOUT.people_dn("BTE")}" attrs=children',
+        f'to dn.children="{LAYOUT.people_dn("BTE")}"']
+    assert sum("cn=province-admins-HCM" in r for r in rules) == 3
+    ldif = acl_ldif(LAYOUT, units("BTE"), "olcDatabase={2}mdb,cn=config")
+    assert "dn: olcDatabase={2}mdb,cn=config" in ldif and "replace: olcLimits" in ldif
