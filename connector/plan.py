@@ -56,6 +56,7 @@ class Kind(StrEnum):
 _ORDER = {kind: index for index, kind in enumerate(Kind)}
 
 REASON_NEW = "new_on_roster"
+REASON_DUPLICATE = "duplicate_account"
 REASON_CHANGED = "roster_changed"
 REASON_ADMIN_ACTIVE = "admin_active"
 REASON_ADMIN_INACTIVE = "admin_inactive"
@@ -254,9 +255,11 @@ class _Planner:
             self.lock(account, moved)
         wanted = desired_values(person, unit_code)
         if here:
+            expected = dn_key(account_dn(person.employee_id, target))
+            here.sort(key=lambda a: dn_key(a.dn) != expected)  # the uid=<id> entry first
             self.reconcile(here[0], person, wanted)
-            for duplicate in here[1:]:
-                self.lock(duplicate, moved)
+            for duplicate in here[1:]:  # a second entry for one person: not eligible (Art. 9 §2)
+                self.lock(duplicate, LockReason(REASON_DUPLICATE, CLAUSE_NOT_ON_ROSTER))
         elif person.status is Status.ACTIVE:
             dn = account_dn(person.employee_id, target)
             changes = tuple((name, wanted[name]) for name in PERSON_ATTRIBUTES if name in wanted)

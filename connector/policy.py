@@ -58,10 +58,6 @@ class LockReason:
     reason: str
     clause: str
 
-    @property
-    def sticky(self) -> bool:
-        return self.clause in STICKY_CLAUSES
-
 
 def status_lock(person: Person) -> LockReason | None:
     """The lock a roster status demands, or None for ``active``."""

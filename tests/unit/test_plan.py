@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.errors import SafetyAbort
-from connector.model import Group, Scope
+from connector.model import Account, Group, Scope
 from connector.plan import Action, Kind, Plan, check_guard, compute_plan
 from tests.helpers import LAYOUT, account_of, person, snapshot
 
@@ -402,3 +402,12 @@ def test_rejected_admin_row_keeps_its_group_membership():
     group = Group(LAYOUT.province_group_dn("BTE"), "BTE", frozenset({account.dn}))
     plan = plan_for([], snapshot(account, groups=[group]), rejected=frozenset({"a1"}))
     assert plan.actions == ()
+
+
+def test_second_entry_for_the_same_person_in_the_same_ou_is_locked_as_a_duplicate():
+    p = person("TW1")
+    extra = Account(dn=f"cn=copy,{LAYOUT.central_dn}", employee_id="TW1",
+                    container=LAYOUT.central_dn, values=account_of(p).values)
+    plan = plan_for([p], snapshot(extra, account_of(p)))
+    assert [(a.kind, a.dn, a.reason, a.clause) for a in plan.actions] == [
+        (Kind.LOCK, extra.dn, "duplicate_account", "9.2")]
