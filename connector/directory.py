@@ -271,7 +271,13 @@ class LdapDirectory(_ScopedWrites):
                 ) from None
             except (lx.LDAPException, OSError) as exc:
                 _quiet_unbind(conn)
-                failures.append(f"{url}: {_describe(exc)}")
+                reason = _describe(exc)
+                if "CERTIFICATE_VERIFY_FAILED" in reason:
+                    reason = ("the server's TLS certificate could not be verified (set "
+                              "CONNECTOR_LDAP__CA_FILE to the CA that signed it): "
+                              + reason.split("certificate verify failed:")[-1].split("(")[0]
+                              .strip())
+                failures.append(f"{url}: {reason}")
                 logger.debug("cannot reach {}: {}", url, _describe(exc))
                 continue
             self.url = url

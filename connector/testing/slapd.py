@@ -99,6 +99,7 @@ class SlapdServer:
         log_level: str = "0",
         port: int | None = None,
         listen: Sequence[str] = (),
+        tls: bool = False,
     ) -> None:
         self.layout = layout or Layout()
         self.units = units
@@ -109,6 +110,10 @@ class SlapdServer:
         self.dir = workdir or Path(tempfile.mkdtemp(prefix="slapd-"))
         self.port = port or free_port()
         self.listen = tuple(listen)
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
+        self.ldaps_url = f"ldaps://127.0.0.1:{self.tls_port}" if tls else None
+        self.ca_file = self.dir / "tls" / "ca.pem"
         self.url = f"ldap://127.0.0.1:{self.port}"
         self.socket_path = self.dir / "ldapi"
         self.ldapi_url = "ldapi://" + quote(str(self.socket_path), safe="")
@@ -140,7 +145,7 @@ cn: config
 olcPidFile: {self.dir}/slapd.pid
 olcArgsFile: {self.dir}/slapd.args
 olcLogLevel: none
-
+{self._tls_config()}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
 cn: module{{0}}
@@ -193,6 +198,34 @@ olcPPolicyDefault: {self.layout.default_policy_dn}
 olcPPolicyUseLockout: FALSE
 """
 
+    def _tls_config(self) -> str:
+        if not self.tls:
+            return ""
+        tls = self.dir / "tls"
+        return (f"olcTLSCACertificateFile: {tls}/ca.pem\n"
+                f"olcTLSCertificateFile: {tls}/server.pem\n"
+                f"olcTLSCertificateKeyFile: {tls}/server.key\n")
+
+    def _make_certificates(self) -> None:
+        """A throwaway CA and a server certificate for 127.0.0.1 and localhost."""
+        tls = self.dir / "tls"
+        tls.mkdir(parents=True, exist_ok=True)
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise SlapdMissing("openssl not found: install Debian's 'openssl' package")
+        (tls / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        for argv in (
+            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=connector test CA", "-keyout", "ca.key", "-out", "ca.pem"],
+            [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", "server.key", "-out", "server.csr"],
+            [openssl, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem"],
+        ):
+            result = subprocess.run(argv, cwd=tls, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"openssl failed: {result.stderr[-500:]}")
+
     def _base_entries(self) -> list[Entry]:
         layout = self.layout
         first = layout.base_dn.split(",")[0]
@@ -226,6 +259,8 @@ olcPPolicyUseLockout: FALSE
         (self.dir / "slapd.d").mkdir(parents=True, exist_ok=True)
         (self.dir / "data").mkdir(exist_ok=True)
         if fresh:
+            if self.tls:
+                self._make_certificates()
             (self.dir / "config.ldif").write_text(self._config_ldif(), encoding="utf-8")
             self._run([_tool("slapadd"), "-n0", "-F", str(self.dir / "slapd.d"),
                        "-l", str(self.dir / "config.ldif")])
@@ -242,7 +277,9 @@ olcPPolicyUseLockout: FALSE
         with open(self.dir / "slapd.log", "ab") as log:
             self.process = subprocess.Popen(
                 [self.slapd, "-F", str(self.dir / "slapd.d"), "-h",
-                 " ".join([*(self.listen or [f"{self.url}/"]), self.ldapi_url]), "-d",
+                 " ".join([*(self.listen or [f"{self.url}/"]),
+                           *([f"{self.ldaps_url}/"] if self.ldaps_url else []),
+                           self.ldapi_url]), "-d",
                  self.log_level],
                 stdout=subprocess.DEVNULL,
                 stderr=log,
