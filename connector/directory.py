@@ -196,13 +196,14 @@ class LdapDirectory(_ScopedWrites):
     """A real server, over ldap3; one connection per thread."""
 
     def __init__(self, settings: LdapSettings, layout: Layout, scope: Scope) -> None:
-        if not settings.bind_dn or settings.bind_password is None:
+        self.external = not settings.bind_dn and all(u.scheme == "ldapi" for u in settings.urls)
+        if not self.external and (not settings.bind_dn or settings.bind_password is None):
             raise ConfigError("CONNECTOR_LDAP__BIND_DN and a bind password are required")
         self.settings = settings
         self.layout = layout
         self.scope = scope
         self.workers = settings.workers
-        self.actor = settings.bind_dn
+        self.actor = settings.bind_dn or "(SASL EXTERNAL)"
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
@@ -237,14 +238,20 @@ class LdapDirectory(_ScopedWrites):
         from ldap3.core import exceptions as lx
 
         password = self.settings.bind_password
-        assert password is not None
+        if self.external:
+            # an empty authorization identity: without it ldap3 leaves the bind "in progress"
+            credentials: dict[str, Any] = {"authentication": ldap3.SASL,
+                                           "sasl_mechanism": ldap3.EXTERNAL,
+                                           "sasl_credentials": ""}
+        else:
+            assert password is not None
+            credentials = {"user": self.actor, "password": password.get_secret_value()}
         urls = [self.url] if self.url is not None else list(self.settings.urls)
         failures: list[str] = []
         for url in urls:
             conn = ldap3.Connection(
                 self._server(url),
-                user=self.actor,
-                password=password.get_secret_value(),
+                **credentials,
                 client_strategy=ldap3.SYNC,
                 raise_exceptions=True,
                 receive_timeout=int(self.settings.operation_timeout),
@@ -281,6 +288,9 @@ class LdapDirectory(_ScopedWrites):
                 logger.debug("cannot reach {}: {}", url, _describe(exc))
                 continue
             self.url = url
+            if self.external and self.actor == "(SASL EXTERNAL)":
+                with contextlib.suppress(lx.LDAPException, OSError):
+                    self.actor = str(conn.extend.standard.who_am_i() or "").removeprefix("dn:")
             _lean_search_entries(conn)
             with self._lock:
                 self._all.append(conn)

@@ -273,11 +273,18 @@ class Settings(BaseSettings):
     def layout_value(self) -> Layout:
         return Layout(base_dn=self.ldap.base_dn, **self.layout.model_dump())
 
+    @property
+    def uses_external_bind(self) -> bool:
+        """No bind DN and only ldapi:// URLs: bind with SASL EXTERNAL (the peer's uid)."""
+        return not self.ldap.bind_dn and all(u.scheme == "ldapi" for u in self.ldap.urls)
+
     def require_bind(self) -> None:
         """Commands that talk to the directory need an identity and its secret."""
+        if self.uses_external_bind:
+            return
         if not self.ldap.bind_dn:
             raise ConfigError("CONNECTOR_LDAP__BIND_DN is not set: the connector needs an "
-                              "identity to bind as")
+                              "identity to bind as (or an ldapi:// URL for SASL EXTERNAL)")
         if self.ldap.bind_password is None:
             raise ConfigError("CONNECTOR_LDAP__BIND_PASSWORD (or _FILE) is not set for "
                               f"bind DN {self.ldap.bind_dn}")

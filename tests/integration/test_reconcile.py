@@ -271,3 +271,14 @@ def test_no_secret_in_stdout_stderr_or_audit(slapd, tmp_path):
     text += (tmp_path / "audit.jsonl").read_text()
     assert slapd.root_password not in text
     assert len(audit(tmp_path)) >= 2
+
+
+def test_ldapi_without_a_bind_dn_uses_sasl_external(slapd, tmp_path):
+    (tmp_path / "roster.csv").write_text(roster_csv([row("E1")]))
+    env = {"CONNECTOR_LDAP__URL": slapd.ldapi_url, "CONNECTOR_ROSTER__PATH":
+           str(tmp_path / "roster.csv"), "CONNECTOR_AUDIT__PATH": str(tmp_path / "audit.jsonl"),
+           "CONNECTOR_STATE__DIR": str(tmp_path / "state")}
+    result = run_cli(["reconcile"], env)
+    assert result.returncode == 0, result.stderr
+    assert locked(slapd, dn_central("E1")) is None
+    assert audit(tmp_path)[0]["actor"] == slapd.external_dn
