@@ -39,6 +39,9 @@ LOCKED_VALUE = "000001010000Z"
 PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
 SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "description")
 
+#: Search results that mean "some entries were not returned".
+TRUNCATED = frozenset({"sizeLimitExceeded", "timeLimitExceeded", "adminLimitExceeded"})
+
 #: (operation, attribute, values): "replace" with no values removes the attribute.
 Modification = tuple[str, str, tuple[str, ...]]
 
@@ -322,6 +325,7 @@ class LdapDirectory(_ScopedWrites):
 
         conn = self._conn()
         cookie: bytes | None = None
+        seen = 0
         while True:
             try:
                 conn.search(
@@ -343,11 +347,19 @@ class LdapDirectory(_ScopedWrites):
             for item in conn.response:
                 if item.get("type") != "searchResEntry":
                     continue
+                seen += 1
                 raw = item["raw_attributes"]
                 yield item["dn"], {
                     name: [v.decode("utf-8", "replace") for v in values]
                     for name, values in raw.items()
                 }
+            outcome = conn.result.get("description")
+            if outcome in TRUNCATED:
+                # ldap3 does not raise these: a silently short snapshot would hide accounts
+                raise DirectoryError(
+                    f"the server cut the search of {base} short after {seen} entries "
+                    f"({outcome}): give {self.actor} unlimited size/time limits for its OUs "
+                    "(the olcLimits of `connector bootstrap --print-acl`)")
             controls = conn.result.get("controls") or {}
             cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
             if not cookie:

@@ -174,3 +174,18 @@ def test_print_acl_needs_no_server_and_targets_the_named_database():
     assert result.stdout.startswith("# Delegation")
     assert "dn: olcDatabase={2}mdb,cn=config" in result.stdout
     assert "olcAddContentAcl: TRUE" in result.stdout and "size.prtotal=unlimited" in result.stdout
+
+
+def test_a_search_cut_short_by_server_limits_stops_the_run_instead_of_hiding_accounts(
+        slapd, tmp_path):
+    from connector.testing.delegation import add_service_account
+
+    slapd.ldapadd([(f"uid=b{i},{LAYOUT.central_dn}", {"objectClass": ["inetOrgPerson"],
+                                                       "uid": [f"b{i}"], "cn": ["Bùi"],
+                                                       "sn": ["Bùi"]}) for i in range(520)])
+    limited = add_service_account(slapd, "no-limits", LAYOUT.it_centre_group_dn, "it-centre")
+    (tmp_path / "roster.csv").write_text(roster_csv([row(f"b{i}", "Bùi") for i in range(520)]))
+    result = run_cli(["reconcile", "--dry-run"], env_for(slapd, limited, tmp_path))
+    assert result.returncode != 0
+    assert "cut the search" in result.stderr and "sizeLimitExceeded" in result.stderr
+    assert "olcLimits" in result.stderr
