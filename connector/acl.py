@@ -64,10 +64,10 @@ def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) ->
             f'to dn.exact="{layout.province_group_dn(unit.code)}" attrs=member '
             f"by {it} write by users read by * none",
         ]
-    for container in (layout.central_dn, layout.vendors_dn):
+    for area in (layout.central_area_dn, layout.vendors_area_dn):
         rules += [
-            f'to dn.exact="{container}" attrs=children by {it} add by users read by * none',
-            f'to dn.children="{container}" by {it} write by users read by * none',
+            f'to dn.subtree="{area}" attrs=children by {it} add by users read by * none',
+            f'to dn.children="{area}" by {it} write by users read by * none',
         ]
     rules += [
         f'to dn.subtree="{layout.provinces_dn}" attrs=children by {it} add '

@@ -12,7 +12,7 @@ import secrets
 
 from connector.directory import LdapDirectory
 from connector.model import dn_key
-from connector.policy import managed_containers
+from connector.policy import area_of, managed_containers
 from connector.settings import Settings
 
 LOCK_PROBE = "19700101000000Z"
@@ -28,7 +28,7 @@ def run_check(settings: Settings, directory: LdapDirectory) -> tuple[list[str], 
     containers = managed_containers(scope, layout, snapshot.provinces)
     counts: dict[str, int] = {dn_key(c): 0 for c in containers}
     for account in snapshot.accounts:
-        key = dn_key(account.container)
+        key = area_of(layout, account.container)
         counts[key] = counts.get(key, 0) + 1
     lines.append(f"managed OUs ({len(containers)}):")
     for container in containers:
@@ -83,7 +83,7 @@ def _foreign_containers(settings: Settings, provinces: frozenset[str]) -> list[s
     if scope.is_it_centre:
         return []
     others = [layout.people_dn(code) for code in sorted(provinces) if code != scope.code]
-    return [layout.central_dn, layout.vendors_dn, *(layout.admins_dn(c) for c in
+    return [layout.central_area_dn, layout.vendors_area_dn, *(layout.admins_dn(c) for c in
                                                     sorted(provinces)), *others]
 
 

@@ -185,6 +185,21 @@ def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
     )
 
 
+def missing_containers(directory: Any, scope: Scope) -> frozenset[str]:
+    """Preferred containers (``ou=people,ou=central``) absent from a directory whose area
+    (``ou=central``) exists: new accounts then go straight into the area."""
+    if not scope.is_it_centre:
+        return frozenset()
+    layout = directory.layout
+    missing = set()
+    for preferred, area in ((layout.central_dn, layout.central_area_dn),
+                            (layout.vendors_dn, layout.vendors_area_dn)):
+        if dn_key(preferred) != dn_key(area) and not directory.exists(preferred) \
+                and directory.exists(area):
+            missing.add(dn_key(preferred))
+    return frozenset(missing)
+
+
 def _province_code(layout: Layout, group_rdn_value: str) -> str | None:
     prefix = layout.province_group.split("=", 1)[1].split("{code}", 1)[0]
     if group_rdn_value.lower().startswith(prefix.lower()):
@@ -387,7 +402,7 @@ class LdapDirectory(_ScopedWrites):
                 if code is not None and code.casefold() in known:
                     canonical = known[code.casefold()]
                     groups[canonical] = Group(dn, canonical, frozenset(values.get("member", [])))
-        return Snapshot(tuple(accounts), groups, provinces)
+        return Snapshot(tuple(accounts), groups, provinces, missing_containers(self, scope))
 
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
         from ldap3.utils.conv import escape_filter_chars
@@ -679,7 +694,7 @@ class MemoryDirectory(_ScopedWrites):
                 if code is not None and code.casefold() in known:
                     canonical = known[code.casefold()]
                     groups[canonical] = Group(dn, canonical, frozenset(values.get("member", [])))
-        return Snapshot(tuple(accounts), groups, provinces)
+        return Snapshot(tuple(accounts), groups, provinces, missing_containers(self, scope))
 
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
         return [

@@ -97,6 +97,8 @@ class Snapshot:
     accounts: tuple[Account, ...]
     groups: Mapping[str, Group] = field(default_factory=dict)
     provinces: frozenset[str] = frozenset()
+    #: preferred containers (normalised DNs) known to be absent from the directory
+    missing: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,16 @@ class Layout:
     @property
     def vendors_dn(self) -> str:
         return self._abs(self.vendors)
+
+    @property
+    def central_area_dn(self) -> str:
+        """The top of the central staff's subtree (``ou=central``): read and written whole,
+        so accounts placed directly under it are seen too."""
+        return self._abs(self.central.split(",")[-1].strip())
+
+    @property
+    def vendors_area_dn(self) -> str:
+        return self._abs(self.vendors.split(",")[-1].strip())
 
     @property
     def provinces_dn(self) -> str:

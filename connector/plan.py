@@ -32,6 +32,7 @@ from connector.policy import (
     REASON_RETURNED,
     REASON_TRANSFERRED,
     LockReason,
+    area_of,
     canonical_province,
     desired_container,
     is_liftable,
@@ -248,8 +249,9 @@ class _Planner:
                     f"unit_code {person.unit_code!r} is not a province in the directory"))
                 return
             unit_code = known
-        here = [a for a in existing if dn_key(a.container) == dn_key(target)]
-        elsewhere = [a for a in existing if dn_key(a.container) != dn_key(target)]
+        place = area_of(self.layout, target)
+        here = [a for a in existing if area_of(self.layout, a.container) == place]
+        elsewhere = [a for a in existing if area_of(self.layout, a.container) != place]
         moved = status_lock(person) or LockReason(REASON_TRANSFERRED, CLAUSE_TRANSFER)
         for account in elsewhere:
             self.lock(account, moved)

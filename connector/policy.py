@@ -106,8 +106,8 @@ def managed_containers(scope: Scope, layout: Layout, provinces: frozenset[str]) 
     """The OUs whose accounts this scope issues and locks (Art. 6 §1)."""
     if scope.is_it_centre:
         return (
-            layout.central_dn,
-            layout.vendors_dn,
+            layout.central_area_dn,
+            layout.vendors_area_dn,
             *(layout.admins_dn(code) for code in sorted(provinces)),
         )
     assert scope.code is not None
@@ -136,9 +136,13 @@ def desired_container(
     an account already under ``ou=admins`` stays an admin account.
     """
     if person.unit_type is UnitType.CENTRAL:
-        return layout.central_dn if scope.is_it_centre else None
+        if not scope.is_it_centre:
+            return None
+        return _existing(layout.central_dn, layout.central_area_dn, snapshot)
     if person.unit_type is UnitType.VENDOR:
-        return layout.vendors_dn if scope.is_it_centre else None
+        if not scope.is_it_centre:
+            return None
+        return _existing(layout.vendors_dn, layout.vendors_area_dn, snapshot)
     code = canonical_province(person.unit_code, snapshot.provinces) or person.unit_code.upper()
     role = person.role
     if role is None:
@@ -151,6 +155,23 @@ def desired_container(
     return None
 
 
+def _existing(preferred: str, area: str, snapshot: Snapshot) -> str:
+    """Where new accounts go: ``ou=people,ou=central`` as bootstrap makes it, or straight
+    under ``ou=central`` in a directory built without that level."""
+    return area if dn_key(preferred) in snapshot.missing else preferred
+
+
+def area_of(layout: Layout, container: str) -> str:
+    """Containers inside the central or vendor subtree count as one place: an account
+    directly under ``ou=central`` is the same account as one under ``ou=people,ou=central``."""
+    key = dn_key(container)
+    for area in (layout.central_area_dn, layout.vendors_area_dn):
+        area_key = dn_key(area)
+        if key == area_key or key.endswith("," + area_key):
+            return area_key
+    return key
+
+
 def writable_containers(scope: Scope, layout: Layout) -> tuple[str, ...]:
     """Where a scope may write at all (Art. 6 §1; the directory's ACLs say the same).
 
@@ -158,7 +179,7 @@ def writable_containers(scope: Scope, layout: Layout) -> tuple[str, ...]:
     people container; reconcile itself only plans inside ``managed_containers``.
     """
     if scope.is_it_centre:
-        return (layout.central_dn, layout.vendors_dn, layout.provinces_dn)
+        return (layout.central_area_dn, layout.vendors_area_dn, layout.provinces_dn)
     assert scope.code is not None
     return (layout.people_dn(scope.code),)
 

@@ -282,3 +282,25 @@ def test_ldapi_without_a_bind_dn_uses_sasl_external(slapd, tmp_path):
     assert result.returncode == 0, result.stderr
     assert locked(slapd, dn_central("E1")) is None
     assert audit(tmp_path)[0]["actor"] == slapd.external_dn
+
+
+def test_a_tree_without_ou_people_under_central_and_vendors_is_used_as_it_is(tmp_path):
+    """Directories built by hand may keep staff straight under ou=central / ou=vendors."""
+    with SlapdServer() as server:
+        base = LAYOUT.base_dn
+        server.ldapadd([(f"ou={name},{base}", {"objectClass": ["organizationalUnit"],
+                                                "ou": [name]})
+                        for name in ("central", "vendors", "provinces")])
+        server.ldapadd([(f"uid=OLD,ou=central,{base}", {"objectClass": ["inetOrgPerson"],
+                                                         "uid": ["OLD"], "cn": ["Cũ"],
+                                                         "sn": ["Cũ"]})])
+        result = reconcile(server, tmp_path, [row("NEW", "Lê Mới"),
+                                              row("V1", unit_type="vendor", unit_code="VNPT")])
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert entry(server, f"uid=NEW,ou=central,{base}")["cn"] == ["Lê Mới"]
+        assert entry(server, f"uid=V1,ou=vendors,{base}")["employeeType"] == ["vendor"]
+        assert locked(server, f"uid=OLD,ou=central,{base}") == ("not_on_roster", "9.2")
+        again = reconcile(server, tmp_path, [row("NEW", "Lê Mới"),
+                                             row("V1", unit_type="vendor", unit_code="VNPT")],
+                          "--json")
+        assert json.loads(again.stdout)["actions"] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.errors import SafetyAbort
-from connector.model import Account, Group, Scope
+from connector.model import Account, Group, Scope, Snapshot
 from connector.plan import Action, Kind, Plan, check_guard, compute_plan
 from tests.helpers import LAYOUT, account_of, person, snapshot
 
@@ -411,3 +411,18 @@ def test_second_entry_for_the_same_person_in_the_same_ou_is_locked_as_a_duplicat
     plan = plan_for([p], snapshot(extra, account_of(p)))
     assert [(a.kind, a.dn, a.reason, a.clause) for a in plan.actions] == [
         (Kind.LOCK, extra.dn, "duplicate_account", "9.2")]
+
+
+def test_account_directly_under_ou_central_is_the_same_place_as_ou_people():
+    p = person("TW1")
+    flat = account_of(p, container=LAYOUT.central_area_dn)
+    assert plan_for([p], snapshot(flat)).actions == ()
+    assert kinds(plan_for([], snapshot(flat))) == [("lock", "TW1", "not_on_roster", "9.2")]
+
+
+def test_new_accounts_go_under_ou_central_when_the_directory_has_no_ou_people_there():
+    snap = Snapshot((), {}, frozenset({"BTE"}), frozenset({LAYOUT.central_dn.lower()}))
+    action = only(plan_for([person("TW1")], snap))
+    assert action.dn == f"uid=TW1,{LAYOUT.central_area_dn}"
+    assert only(plan_for([person("V1", unit_type="vendor", unit_code="VNPT")], snap)).dn == \
+        f"uid=V1,{LAYOUT.vendors_dn}"
