@@ -185,6 +185,13 @@ def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
     )
 
 
+def _with_own_province(provinces: frozenset[str], scope: Scope) -> frozenset[str]:
+    """A province always knows its own code, even if it may not list ou=provinces."""
+    if scope.code is None or scope.code.casefold() in {p.casefold() for p in provinces}:
+        return provinces
+    return provinces | {scope.code}
+
+
 def missing_containers(directory: Any, scope: Scope) -> frozenset[str]:
     """Preferred containers (``ou=people,ou=central``) absent from a directory whose area
     (``ou=central``) exists: new accounts then go straight into the area."""
@@ -388,6 +395,7 @@ class LdapDirectory(_ScopedWrites):
                                            ["ou"], subtree=False)
             if values.get("ou")
         )
+        provinces = _with_own_province(provinces, scope)
         accounts: list[Account] = []
         for container in managed_containers(scope, layout, provinces):
             for dn, values in self._search(container, "(objectClass=inetOrgPerson)",
@@ -680,6 +688,7 @@ class MemoryDirectory(_ScopedWrites):
             values["ou"][0] for _, values in self._children(layout.provinces_dn, False)
             if values.get("ou")
         )
+        provinces = _with_own_province(provinces, scope)
         accounts = [
             account_from_values(dn, values)
             for container in managed_containers(scope, layout, provinces)
