@@ -143,3 +143,31 @@ def test_header_names_are_matched_ignoring_case_and_spaces():
 def test_unknown_columns_are_reported_as_ignored():
     text = "employee_id,full_name,unit_type,unit_code,status,phone\nTW1,Lê An,central,X,active,1\n"
     assert parse(text).ignored_columns == ("phone",)
+
+
+# --- properties ----------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+names = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1,
+                max_size=60).filter(lambda t: t.strip())
+
+
+@settings(max_examples=300)
+@given(name=names)
+def test_any_printable_name_round_trips_trimmed_and_nfc(name):
+    result = parse(roster_csv([row("TW1", name)]))
+    (p,) = result.people
+    assert p.full_name == unicodedata.normalize("NFC", name).strip()
+    assert p.family_name == p.full_name.split()[0] and p.given_name == p.full_name.split()[-1]
+
+
+@settings(max_examples=300)
+@given(data=st.binary(max_size=400))
+def test_arbitrary_bytes_never_crash_the_reader(data):
+    try:
+        result = parse_roster(b"employee_id,full_name,unit_type,unit_code,status\n" + data)
+    except RosterUnreadable:
+        return
+    assert result.rows == len(result.people) + len(result.rejected)
