@@ -1,4 +1,4 @@
-"""Fixtures: a real, throwaway OpenLDAP per test (or per module, where tests only read).
+"""Fixtures: a real, throwaway OpenLDAP per test (module-scoped ones live with their tests).
 
 ``CONNECTOR_TEST_DOCKER=1`` selects an OpenLDAP container through the docker
 SDK instead (same API); otherwise Debian's ``slapd`` is started locally. When
@@ -29,16 +29,6 @@ def _server() -> SlapdServer:
 
 @pytest.fixture
 def slapd() -> Iterator[SlapdServer]:
-    server = _server()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def shared_slapd() -> Iterator[SlapdServer]:
     server = _server()
     server.start()
     try:
