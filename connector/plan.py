@@ -231,6 +231,14 @@ class _Planner:
         target = desired_container(person, self.scope, self.layout, self.snapshot, containers)
         for account in existing:
             self.handled.add(dn_key(account.dn))
+        unknown_province = person.unit_type is UnitType.PROVINCE and canonical_province(
+            person.unit_code, self.snapshot.provinces) is None
+        if unknown_province and (existing or target is not None):
+            # a typo in unit_code must not read as a transfer (a sticky lock) or an issuance
+            self.rejected.append(Rejected(
+                person.line, person.employee_id,
+                f"unit_code {person.unit_code!r} is not a province in the directory"))
+            return
         if target is None:
             self.out_of_scope.append(
                 OutOfScope(person.employee_id, person.line, person.unit_type.value,
@@ -242,13 +250,7 @@ class _Planner:
             return
         unit_code = person.unit_code
         if person.unit_type is UnitType.PROVINCE:
-            known = canonical_province(person.unit_code, self.snapshot.provinces)
-            if known is None:
-                self.rejected.append(Rejected(
-                    person.line, person.employee_id,
-                    f"unit_code {person.unit_code!r} is not a province in the directory"))
-                return
-            unit_code = known
+            unit_code = canonical_province(person.unit_code, self.snapshot.provinces) or unit_code
         place = area_of(self.layout, target)
         here = [a for a in existing if area_of(self.layout, a.container) == place]
         elsewhere = [a for a in existing if area_of(self.layout, a.container) != place]

@@ -426,3 +426,18 @@ def test_new_accounts_go_under_ou_central_when_the_directory_has_no_ou_people_th
     assert action.dn == f"uid=TW1,{LAYOUT.central_area_dn}"
     assert only(plan_for([person("V1", unit_type="vendor", unit_code="VNPT")], snap)).dn == \
         f"uid=V1,{LAYOUT.vendors_dn}"
+
+
+def test_typo_in_a_province_code_is_rejected_not_read_as_a_transfer():
+    before = person("B1", unit_type="province", unit_code="BTE")
+    typo = person("B1", unit_type="province", unit_code="BTEE")
+    plan = plan_for([typo], snapshot(account_of(before)), BTE)
+    assert plan.actions == ()
+    assert [(r.employee_id, "not a province" in r.reason) for r in plan.rejected] == [
+        ("B1", True)]
+
+
+def test_unknown_province_row_with_nothing_to_do_here_is_only_out_of_scope():
+    plan = plan_for([person("X1", unit_type="province", unit_code="ZZZ")], snapshot())
+    assert plan.actions == () and plan.rejected == ()
+    assert [o.employee_id for o in plan.out_of_scope] == ["X1"]
