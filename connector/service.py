@@ -153,7 +153,9 @@ def reconcile(
                                 roster.rejected_keys)
             result.plan = plan
             mark = _lap(result, "plan", mark)
-            logger.info("plan: {}", plan.counts())
+            planned = {kind: n for kind, n in plan.counts().items() if n}
+            logger.info("plan: {}", ", ".join(f"{k} {n}" for k, n in planned.items()) or
+                        "nothing to do")
             try:
                 check_guard(plan, roster_rows=roster.rows,
                             max_lock_count=settings.safety.max_lock_count,
