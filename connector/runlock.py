@@ -13,13 +13,17 @@ from collections.abc import Iterator
 from filelock import FileLock, Timeout
 from loguru import logger
 
-from connector.errors import RunLocked
+from connector.errors import ConfigError, RunLocked
 from connector.settings import Settings
 
 
 def lock_path(settings: Settings) -> str:
     name = re.sub(r"[^A-Za-z0-9_-]", "_", str(settings.scope_value))
-    settings.state.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.state.dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"CONNECTOR_STATE__DIR: cannot create {settings.state.dir}: "
+                          f"{exc.strerror}") from None
     return str(settings.state.dir / f"run-{name}.lock")
 
 
@@ -41,6 +45,9 @@ def run_lock(settings: Settings, *, wait: bool = True, timeout: float = -1) -> I
             lock.acquire(timeout=timeout)
         except Timeout:
             raise RunLocked(f"timed out waiting for the run lock {path}") from None
+    except OSError as exc:  # after Timeout, which is an OSError too
+        raise ConfigError(f"CONNECTOR_STATE__DIR: cannot use the run lock {path}: "
+                          f"{exc.strerror}") from None
     try:
         yield
     finally:
