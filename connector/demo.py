@@ -99,6 +99,7 @@ def main() -> int:
         print(f"slapd on {server.url} and {server.ldapi_url}, data in {server.dir}")
         root_pw = work / "root.pw"
         root_pw.write_text(server.root_password)
+        root_pw.chmod(0o600)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
         base_env.update({
             "CONNECTOR_LDAP__URL": server.url,
@@ -120,6 +121,7 @@ def main() -> int:
             identity = identities[scope]
             secret = work / f"{scope.replace(':', '-')}.pw"
             secret.write_text(identity.password)
+            secret.chmod(0o600)
             envs[scope] = {**base_env, "CONNECTOR_SCOPE": scope,
                            "CONNECTOR_LDAP__BIND_DN": identity.dn,
                            "CONNECTOR_LDAP__BIND_PASSWORD_FILE": str(secret)}

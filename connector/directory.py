@@ -207,6 +207,22 @@ def missing_containers(directory: Any, scope: Scope) -> frozenset[str]:
     return frozenset(missing)
 
 
+def province_groups(
+    layout: Layout,
+    provinces: frozenset[str],
+    entries: Iterable[tuple[str, Mapping[str, list[str]]]],
+) -> dict[str, Group]:
+    """``cn=province-admins-<CODE>`` entries keyed by the directory's own province code."""
+    known = {code.casefold(): code for code in provinces}
+    groups: dict[str, Group] = {}
+    for dn, values in entries:
+        code = _province_code(layout, (values.get("cn") or [""])[0])
+        if code is not None and code.casefold() in known:
+            canonical = known[code.casefold()]
+            groups[canonical] = Group(dn, canonical, frozenset(values.get("member", [])))
+    return groups
+
+
 def _province_code(layout: Layout, group_rdn_value: str) -> str | None:
     prefix = layout.province_group.split("=", 1)[1].split("{code}", 1)[0]
     if group_rdn_value.lower().startswith(prefix.lower()):
@@ -403,13 +419,8 @@ class LdapDirectory(_ScopedWrites):
                 accounts.append(account_from_values(dn, values))
         groups: dict[str, Group] = {}
         if scope.is_it_centre:
-            for dn, values in self._search(layout.groups_dn, "(objectClass=groupOfNames)",
-                                           ["cn", "member"], subtree=False):
-                code = _province_code(layout, (values.get("cn") or [""])[0])
-                known = {c.casefold(): c for c in provinces}
-                if code is not None and code.casefold() in known:
-                    canonical = known[code.casefold()]
-                    groups[canonical] = Group(dn, canonical, frozenset(values.get("member", [])))
+            groups = province_groups(layout, provinces, self._search(
+                layout.groups_dn, "(objectClass=groupOfNames)", ["cn", "member"], subtree=False))
         return Snapshot(tuple(accounts), groups, provinces, missing_containers(self, scope))
 
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
@@ -466,9 +477,7 @@ class LdapDirectory(_ScopedWrites):
         try:
             self._conn().search(container, "(objectClass=inetOrgPerson)", ldap3.SUBTREE,
                                 attributes=["1.1"], size_limit=1)
-        except lx.LDAPSizeLimitExceededResult:
-            pass
-        except lx.LDAPNoSuchObjectResult:
+        except lx.LDAPNoSuchObjectResult:  # (sizeLimitExceeded is not raised by ldap3)
             return None
         except lx.LDAPOperationResult as exc:
             raise DirectoryError(f"search of {container} failed: {_describe(exc)}") from None
@@ -697,12 +706,7 @@ class MemoryDirectory(_ScopedWrites):
         ]
         groups: dict[str, Group] = {}
         if scope.is_it_centre:
-            known = {c.casefold(): c for c in provinces}
-            for dn, values in self._children(layout.groups_dn, False):
-                code = _province_code(layout, (values.get("cn") or [""])[0])
-                if code is not None and code.casefold() in known:
-                    canonical = known[code.casefold()]
-                    groups[canonical] = Group(dn, canonical, frozenset(values.get("member", [])))
+            groups = province_groups(layout, provinces, self._children(layout.groups_dn, False))
         return Snapshot(tuple(accounts), groups, provinces, missing_containers(self, scope))
 
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
