@@ -4,18 +4,25 @@ Generated from the units file, one rule set per province, ordered so that the
 first matching rule is the right one:
 
  0  local root over ldapi (SASL EXTERNAL) manages everything, others fall through
- 1  userPassword: nobody reads it, anonymous may bind with it, owners may change it
- 2  the password policies: IT Centre only
- 3  pwdPolicySubentry anywhere: IT Centre only (pointing an account at a policy
+ 1  userPassword of an entry with a lock marker (``pwdAccountLockedTime`` or a
+    ``bhxh-lock:`` record): nobody but the operator changes it, the holder
+    included (ppolicy drops the lock on every password change, SPEC §2)
+ 2  userPassword otherwise: nobody reads it, anonymous may bind with it, the
+    holder may change it giving the old one (``=wx``: Password Modify verifies
+    the old password with the auth privilege)
+ 3  the password policies: IT Centre only
+ 4  pwdPolicySubentry anywhere: IT Centre only (pointing an account at a policy
     without pwdLockout would silently cancel its lock)
- 4  pwdAccountLockedTime and description of an entry under a 6.3 security hold
+ 5  per province: pwdAccountLockedTime of its own people under a 6.3 hold — the
+    province may add it (put a lost lock back), never delete it
+ 6  pwdAccountLockedTime and description of an entry under a 6.3 security hold
     (``description: bhxh-lock:6.3:…``): IT Centre only
- 5  a ``bhxh-lock:6.3:`` description value (placing a hold): IT Centre only
- 6  per province: ou=people — the province's admin group and the IT Centre
+ 7  a ``bhxh-lock:6.3:`` description value (placing a hold): IT Centre only
+ 8  per province: ou=people — the province's admin group and the IT Centre
     add and modify (no delete: "add" on children, never "write");
     ou=admins — the IT Centre only; cn=province-admins-<CODE> member — IT only
- 7  ou=central, ou=vendors, ou=provinces: the IT Centre adds and modifies
- 8  everything else: authenticated identities read, anonymous nothing
+ 9  ou=central, ou=vendors, ou=provinces: the IT Centre adds and modifies
+10  everything else: authenticated identities read, anonymous nothing
 
 DNs are written with ``dn.exact``/``dn.children``, which slapd compares in
 normalised form, so no regex (and no lower-case trap) is needed.
@@ -27,6 +34,9 @@ from connector.model import Layout
 from connector.units import Units
 
 HOLD_PREFIX = "bhxh-lock:6.3:"
+LOCK_MARKERS = "(|(pwdAccountLockedTime=*)(description=bhxh-lock:*))"
+#: read, and add values without deleting any: enough to put a lock back, not to lift it
+READ_AND_ADD = "=arscxd"
 #: POSIX regex, case-insensitive by hand: a province may not place a hold either.
 HOLD_REGEX = "^[[:space:]]*[bB][hH][xX][hH]-[lL][oO][cC][kK]:6\\.3:"
 ROOT_PEERCRED = "gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth"
@@ -43,9 +53,17 @@ def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) ->
     base = layout.base_dn
     rules = [
         f'to * by dn.exact="{operator_dn}" manage by * break',
-        "to attrs=userPassword by self =w by anonymous auth by * none",
+        f"to attrs=userPassword filter={LOCK_MARKERS} by anonymous auth by * none",
+        "to attrs=userPassword by self =wx by anonymous auth by * none",
         f'to dn.subtree="{layout.policies_dn}" by {it} write by users read by * none',
         f"to attrs=pwdPolicySubentry by {it} write by users read by * none",
+    ]
+    for unit in units.provinces:
+        rules.append(
+            f'to dn.children="{layout.people_dn(unit.code)}" filter=(description={HOLD_PREFIX}*) '
+            f"attrs=pwdAccountLockedTime by {_group(layout.province_group_dn(unit.code))} "
+            f"{READ_AND_ADD} by {it} write by users read by * none")
+    rules += [
         f'to dn.subtree="{layout.provinces_dn}" filter=(description={HOLD_PREFIX}*) '
         f"attrs=pwdAccountLockedTime,description by {it} write by users read by * none",
         f'to dn.subtree="{base}" attrs=description val.regex="{HOLD_REGEX}" by {it} write '

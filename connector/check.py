@@ -1,9 +1,12 @@
 """``connector check``: who am I, what do I manage, and can I write exactly there?
 
-Write access is probed without writing (see ``LdapDirectory.probe_write``):
-in its own OUs the identity must be able to lock; outside them, and on
-``pwdPolicySubentry`` for a province, it must be refused. A misconfigured ACL
-shows up here before a run.
+Write access is probed without writing: creates with the No-Op control
+(``LdapDirectory.probe_add``), so an OU that is still empty is verified too,
+and locks by deleting a value that is not there (``probe_write``). In its own
+OUs the identity must be a member of the group the ACLs grant and able to
+create and lock; outside them, and on ``pwdPolicySubentry`` for a province, it
+must be refused. What cannot be verified fails the check: "not verified" is
+never a pass.
 """
 
 from __future__ import annotations
@@ -47,9 +50,24 @@ def run_check(settings: Settings, directory: LdapDirectory) -> tuple[list[str], 
                      f" (should {'' if expected else 'not '}be able to)")
 
     lines.append("write access:")
+    group = layout.it_centre_group_dn if scope.is_it_centre else \
+        layout.province_group_dn(scope.code or "")
+    members = directory.group_members(group)
+    member = members is not None and dn_key(directory.actor) in members
+    ok &= member
+    lines.append(f"  [{'ok' if member else 'WRONG'}] {directory.actor} is "
+                 f"{'' if member else 'NOT '}a member of {group}"
+                 f"{'' if members is not None else ' (the group cannot be read)'}"
+                 " (the delegation ACLs grant this scope's rights to that group)")
+    for container in containers:
+        allowed = directory.probe_add(container)
+        if allowed is None:
+            ok = False
+            lines.append(f"  [WRONG] create under {container}: cannot be verified (the server "
+                         "does not support the No-Op control, or the OU is missing)")
+        else:
+            verdict(f"create under {container}", allowed, True)
     own = [a for c in containers if (a := directory.first_account(c))]
-    if not own:
-        lines.append("  (no account in the managed OUs yet: own write access not verified)")
     for dn in own[:3]:
         verdict(f"lock {dn}", directory.probe_write(dn, "pwdAccountLockedTime", LOCK_PROBE),
                 True)
@@ -58,6 +76,10 @@ def run_check(settings: Settings, directory: LdapDirectory) -> tuple[list[str], 
                 directory.probe_write(own[0], "pwdPolicySubentry", f"cn=probe-{_nonce()}"),
                 False)
     foreign = _foreign_containers(settings, snapshot.provinces)
+    for container in foreign[:4]:
+        refused = directory.probe_add(container)
+        if refused is not None:
+            verdict(f"create under {container} (outside the scope)", refused, False)
     for container in foreign:
         outsider = directory.first_account(container)
         if outsider is not None:

@@ -39,6 +39,11 @@ LOCKED_VALUE = "000001010000Z"
 PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
 SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "description")
 
+#: LDAP No-Op control (draft-zeilenga-ldap-noop) under the OID slapd honours (it does
+#: not list it in supportedControl), and its result code LDAP_X_NO_OPERATION.
+NOOP_CONTROL = "1.3.6.1.4.1.4203.666.5.2"
+NOOP_RESULT = 16654
+
 #: Search results that mean "some entries were not returned".
 TRUNCATED = frozenset({"sizeLimitExceeded", "timeLimitExceeded", "adminLimitExceeded"})
 
@@ -99,6 +104,10 @@ def modifications(
     if action.kind is Kind.UPDATE:
         return [("replace", name, (value,) if value is not None else ())
                 for name, value in action.changes]
+    if action.restore:
+        # only the attribute: the record stays as it is (a province may put back a 6.3
+        # hold it may not rewrite); "add" fails if someone locked it meanwhile
+        return [("add", "pwdAccountLockedTime", (LOCKED_VALUE,))]
     if action.kind in LOCK_KINDS:
         mods: list[Modification] = []
         if action.kind is Kind.LOCK:
@@ -174,14 +183,16 @@ def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
     employee_id = one("uid") or one("employeeNumber") or dn.split(",", 1)[0].split("=", 1)[-1]
     person = {name: value for name in PERSON_ATTRIBUTES if (value := one(name)) is not None}
     record, _ = lockinfo.find(lower.get("description", []))
+    attribute = one("pwdAccountLockedTime") is not None
     return Account(
         dn=dn,
         employee_id=employee_id.split("\n")[0],
         container=parent_dn(dn),
         values=person,
-        locked=one("pwdAccountLockedTime") is not None,
+        locked=attribute or record is not None,
         lock_reason=record.reason if record else None,
         lock_clause=record.clause if record else None,
+        lock_lost=record is not None and not attribute,
     )
 
 
@@ -502,6 +513,43 @@ class LdapDirectory(_ScopedWrites):
             raise DirectoryError(f"probe of {attribute} on {dn}: {_describe(exc)}") from None
         return True
 
+    def probe_add(self, container: str) -> bool | None:
+        """Whether the ACLs let this identity create an account under ``container``,
+        without creating it: an add with the No-Op control (slapd runs the whole add,
+        ACLs and schema included, then answers 16654 and commits nothing). None when
+        the server cannot tell (no No-Op support, or the container is missing)."""
+        from ldap3.core import exceptions as lx
+        from ldap3.core.results import RESULT_CODES
+
+        # ldap3 knows no name for 16654 and would fail with a KeyError decoding it
+        RESULT_CODES.setdefault(NOOP_RESULT, "noOperation")
+        uid = f"connector-probe-{_nonce()}"
+        try:
+            self._conn().add(f"uid={uid},{container}", list(PERSON_CLASSES),
+                             {"uid": uid, "cn": "connector check probe", "sn": "probe"},
+                             controls=[(NOOP_CONTROL, True, None)])
+        except lx.LDAPInsufficientAccessRightsResult:
+            return False
+        except lx.LDAPOperationResult as exc:
+            if getattr(exc, "result", None) == NOOP_RESULT:
+                return True
+            logger.debug("add probe under {}: {}", container, _describe(exc))
+            return None
+        except (lx.LDAPException, OSError) as exc:
+            raise DirectoryUnavailable(f"cut off while probing {container}: "
+                                       f"{_describe(exc)}") from None
+        # a server that ignored the critical control has created the probe: say so loudly
+        raise DirectoryError(f"the server ignored the No-Op control and created uid={uid},"
+                             f"{container}: remove it by hand")
+
+    def group_members(self, dn: str) -> frozenset[str] | None:
+        """The normalised ``member`` DNs of a group, or None if it cannot be read."""
+        entries = list(self._search(dn, "(objectClass=groupOfNames)", ["member"], subtree=True))
+        if not entries:
+            return None
+        return frozenset(dn_key(m) for _, values in entries[:1]
+                         for m in values.get("member", []))
+
     # -- writing -----------------------------------------------------------------------------
 
     def add_entry(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
@@ -528,15 +576,16 @@ class LdapDirectory(_ScopedWrites):
                               {"type": "addRequest", "entry": action.dn,
                                "attributes": attributes, "controls": None})
                 return
-            current = self._lock_values(action.dn) if action.kind in LOCK_KINDS else ()
+            current = self._lock_values(action.dn) if action.kind in LOCK_KINDS and \
+                not action.restore else ()
             mods = modifications(action, self.actor, generalized_now(), current)
             request = {"type": "modifyRequest", "entry": action.dn, "changes": mods,
                        "controls": None}
             _send_encoded(conn, ber.modify_request(action.dn, mods), request)
         except (lx.LDAPAttributeOrValueExistsResult, lx.LDAPNoSuchAttributeResult):
-            if action.kind not in (Kind.GROUP_ADD, Kind.GROUP_REMOVE):
+            if action.kind not in (Kind.GROUP_ADD, Kind.GROUP_REMOVE) and not action.restore:
                 raise DirectoryError(f"{action.kind} {action.dn}: unexpected state") from None
-            # already a member / already gone: the group is as wanted
+            # already a member / already gone / locked again meanwhile: as wanted
         except lx.LDAPOperationResult as exc:
             raise DirectoryError(_describe(exc)) from None
         except (lx.LDAPException, OSError) as exc:
@@ -639,6 +688,12 @@ def _lean_search_entries(conn: Any) -> None:
     strategy.decode_response_fast = decode
 
 
+def _nonce() -> str:
+    import secrets
+
+    return secrets.token_hex(6)
+
+
 def _quiet_unbind(conn: Any) -> None:
     with contextlib.suppress(Exception):
         conn.unbind()
@@ -739,6 +794,8 @@ class MemoryDirectory(_ScopedWrites):
         values = self.get(action.dn)
         if values is None:
             raise DirectoryError(f"{action.kind} {action.dn}: noSuchObject")
+        if action.restore and values.get("pwdAccountLockedTime"):
+            return  # locked again meanwhile, as a real server answers "value exists"
         current = lockinfo.find(values.get("description", []))[1]
         for op, name, new in modifications(action, self.actor, generalized_now(), current):
             existing = values.setdefault(name, [])

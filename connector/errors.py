@@ -4,7 +4,10 @@
     ├── ConfigError                 bad setting or usage (exit 2, permanent)
     ├── RosterUnreadable            roster missing / not UTF-8 / no header (exit 2)
     ├── UnitsError                  units file invalid (exit 2)
-    ├── SafetyAbort                 guard tripped: too many locks / empty roster (exit 3)
+    ├── SafetyAbort                 guard tripped, nothing changed (exit 3)
+    │   ├── EmptyRoster             no data rows: never read as "everyone left"
+    │   ├── TooManyLocks            over MAX_LOCK_COUNT or MAX_LOCK_RATIO
+    │   └── UnitVanished            a whole unit would be locked as not_on_roster
     ├── ScopeViolation              a write outside the scope's managed OUs (exit 2)
     ├── PermissionRefused           manual action the scope may not take (exit 2)
     ├── NotFound                    manual action on an unknown account (exit 2)
@@ -38,9 +41,34 @@ class UnitsError(ConnectorError):
 
 
 class SafetyAbort(ConnectorError):
-    """The plan changes too much; only ``--allow-mass-lock`` overrides."""
+    """The plan changes too much; only ``--allow-mass-lock`` overrides (not for EmptyRoster).
+
+    ``limit`` names the setting that was hit, ``count`` what the plan would do and
+    ``threshold`` the setting's value, so callers need not parse the message.
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, *, limit: str = "", count: int = 0,
+                 threshold: float = 0, unit: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.count = count
+        self.threshold = threshold
+        self.unit = unit
+
+
+class EmptyRoster(SafetyAbort):
+    """A roster with no data rows would orphan every account; no flag overrides it."""
+
+
+class TooManyLocks(SafetyAbort):
+    """More locks than CONNECTOR_SAFETY__MAX_LOCK_COUNT / MAX_LOCK_RATIO allow."""
+
+
+class UnitVanished(SafetyAbort):
+    """Every account of a unit would be locked as not_on_roster: an export fault until
+    proven otherwise (CONNECTOR_SAFETY__MIN_UNIT_SIZE)."""
 
 
 class ScopeViolation(ConnectorError):

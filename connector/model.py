@@ -74,9 +74,14 @@ class Account:
     employee_id: str
     container: str
     values: Mapping[str, str] = field(default_factory=dict)
+    #: ``pwdAccountLockedTime`` is set, or the entry carries the connector's lock
+    #: record: the record is the truth (SPEC §2)
     locked: bool = False
     lock_reason: str | None = None
     lock_clause: str | None = None
+    #: the lock record is there but ``pwdAccountLockedTime`` is gone: a password
+    #: change outside the connector lifted the lock (ppolicy does that)
+    lock_lost: bool = False
 
     @property
     def key(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from connector.errors import SafetyAbort
+from connector.errors import EmptyRoster, TooManyLocks, UnitVanished
 from connector.model import (
     Account,
     Layout,
@@ -62,6 +62,13 @@ REASON_CHANGED = "roster_changed"
 REASON_ADMIN_ACTIVE = "admin_active"
 REASON_ADMIN_INACTIVE = "admin_inactive"
 
+#: The note of a lock put back after a password change outside the connector lifted it.
+NOTE_LOCK_LOST = ("lock restored: pwdAccountLockedTime had been removed outside the connector "
+                  "(a password change lifts it), the lock record was still on the entry")
+#: Below this many managed accounts the ratio limit does not apply (one lock in a
+#: unit of five is 20 %, and that is ordinary).
+RATIO_MIN_ACCOUNTS = 20
+
 #: Person attributes the connector owns, in the order they are shown.
 PERSON_ATTRIBUTES = (
     "uid",
@@ -87,6 +94,10 @@ class Action:
     changes: tuple[tuple[str, str | None], ...] = ()
     member: str | None = None
     note: str | None = None
+    #: put back a lock whose record is still on the entry: only ``pwdAccountLockedTime``
+    #: is added, the record is left as it is (a province may restore a 6.3 hold it
+    #: may not rewrite)
+    restore: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -133,6 +144,21 @@ class OutOfScope:
 
 
 @dataclass(frozen=True)
+class UnitCount:
+    """One unit's accounts in the snapshot, and how many of them have no roster row."""
+
+    unit: str
+    accounts: int
+    orphans: int
+    orphan_locks: int
+
+    @property
+    def vanished(self) -> bool:
+        """Every account of the unit is off the roster and this plan locks some of them."""
+        return self.orphan_locks > 0 and self.orphans == self.accounts
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
     managed: int
@@ -140,10 +166,18 @@ class Plan:
     out_of_scope: tuple[OutOfScope, ...] = ()
     held: tuple[Held, ...] = ()
     rejected: tuple[Rejected, ...] = field(default_factory=tuple)
+    #: why no account is locked as not_on_roster in this run (None: orphans are locked)
+    orphan_locks_suspended: str | None = None
+    units: tuple[UnitCount, ...] = ()
 
     @property
     def lock_count(self) -> int:
-        return sum(1 for action in self.actions if action.kind is Kind.LOCK)
+        """New locks, the ones the guard limits; putting a recorded lock back is not one."""
+        return sum(1 for action in self.actions if action.kind is Kind.LOCK and not action.restore)
+
+    @property
+    def restored(self) -> tuple[Action, ...]:
+        return tuple(action for action in self.actions if action.restore)
 
     def counts(self) -> dict[str, int]:
         counts = Counter(action.kind.value for action in self.actions)
@@ -205,7 +239,9 @@ def escape_rdn_value(value: str) -> str:
 
 
 class _Planner:
-    def __init__(self, scope: Scope, layout: Layout, snapshot: Snapshot) -> None:
+    def __init__(self, scope: Scope, layout: Layout, snapshot: Snapshot,
+                 complete: bool = True) -> None:
+        self.complete = complete
         self.scope = scope
         self.layout = layout
         self.snapshot = snapshot
@@ -218,13 +254,13 @@ class _Planner:
         self.eligible_admins: set[str] = set()
 
     def lock(self, account: Account, wanted: LockReason) -> None:
-        if not account.locked:
-            self.actions.append(Action(Kind.LOCK, account.dn, wanted.reason,
-                                       account.employee_id, wanted.clause))
-        elif should_relabel(account.lock_clause, wanted, account.lock_reason):
-            self.actions.append(Action(Kind.RELABEL, account.dn, wanted.reason,
-                                       account.employee_id, wanted.clause))
+        self.actions.extend(lock_actions(account, wanted))
         self.final_locked[dn_key(account.dn)] = True
+
+    def keep_locked(self, account: Account) -> None:
+        """A lock the rules keep: put it back if a password change removed it."""
+        if account.lock_lost:
+            self.actions.append(restore_action(account))
 
     def person(self, person: Person, existing: list[Account]) -> None:
         containers = frozenset(dn_key(a.container) for a in existing)
@@ -300,13 +336,33 @@ class _Planner:
             else:
                 self.held.append(Held(account.employee_id, account.dn, account.lock_clause,
                                       account.lock_reason))
+                self.keep_locked(account)
         self._note_admin(person, account.dn)
 
     def orphans(self, protected: frozenset[str]) -> None:
+        """Art. 9 §2: an account with no roster row is locked, unless its row was rejected
+        or the roster cannot be trusted to list everyone (then it is left as it is)."""
+        if not self.complete:
+            return
         for account in self.snapshot.accounts:
             if dn_key(account.dn) in self.handled or account.key in protected:
                 continue
             self.lock(account, LockReason(REASON_NOT_ON_ROSTER, CLAUSE_NOT_ON_ROSTER))
+
+    def units(self, protected: frozenset[str]) -> tuple[UnitCount, ...]:
+        """Per unit: accounts, those with no roster row, and the orphan locks planned."""
+        locks = {dn_key(a.dn) for a in self.actions
+                 if a.kind is Kind.LOCK and a.reason == REASON_NOT_ON_ROSTER and not a.restore}
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for account in self.snapshot.accounts:
+            key = dn_key(account.dn)
+            count = counts[unit_of(account, self.layout, self.snapshot.provinces)]
+            count[0] += 1
+            if key not in self.handled and account.key not in protected:
+                count[1] += 1
+            if key in locks:
+                count[2] += 1
+        return tuple(UnitCount(unit, *numbers) for unit, numbers in sorted(counts.items()))
 
     def groups(self, protected: frozenset[str]) -> None:
         """Province admin groups follow the accounts; a rejected row's membership stays."""
@@ -333,12 +389,55 @@ class _Planner:
                     dn, employee_id = known.get(member, (member, None))
                     if employee_id is not None and employee_id.casefold() in protected:
                         continue
+                    if not self.complete and member not in self.handled:
+                        continue  # off an incomplete roster: left as it is, like its lock
                     self.actions.append(Action(Kind.GROUP_REMOVE, group.dn, REASON_ADMIN_INACTIVE,
                                                employee_id, None, (), dn))
             for member in sorted(desired[code] - members):
                 dn, employee_id = known[member]
                 self.actions.append(Action(Kind.GROUP_ADD, group.dn, REASON_ADMIN_ACTIVE,
                                            employee_id, None, (), dn))
+
+
+def lock_actions(account: Account, wanted: LockReason, note: str | None = None) -> list[Action]:
+    """What it takes for ``account`` to be locked for ``wanted`` (nothing if it is).
+
+    A stronger reason replaces the record (relabel); a lock whose record is there but
+    whose ``pwdAccountLockedTime`` is gone is put back (SPEC §2: the record is the truth).
+    """
+    if not account.locked:
+        return [Action(Kind.LOCK, account.dn, wanted.reason, account.employee_id,
+                       wanted.clause, note=note)]
+    if should_relabel(account.lock_clause, wanted, account.lock_reason):
+        if account.lock_lost:  # both at once: a full lock with the new record
+            return [Action(Kind.LOCK, account.dn, wanted.reason, account.employee_id,
+                           wanted.clause, note=_join(NOTE_LOCK_LOST, note))]
+        return [Action(Kind.RELABEL, account.dn, wanted.reason, account.employee_id,
+                       wanted.clause, note=note)]
+    if account.lock_lost:
+        return [restore_action(account)]
+    return []
+
+
+def restore_action(account: Account) -> Action:
+    return Action(Kind.LOCK, account.dn, account.lock_reason or "unknown", account.employee_id,
+                  account.lock_clause, note=NOTE_LOCK_LOST, restore=True)
+
+
+def _join(*notes: str | None) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def unit_of(account: Account, layout: Layout, provinces: frozenset[str]) -> str:
+    """The unit an account belongs to for the vanished-unit guard (SPEC §3): its
+    province for province staff and admins, its ``departmentNumber`` elsewhere."""
+    container = dn_key(account.container)
+    for code in provinces:
+        if container in (dn_key(layout.people_dn(code)), dn_key(layout.admins_dn(code))):
+            return f"province {code}"
+    area = "vendor" if area_of(layout, account.container) == dn_key(layout.vendors_area_dn) \
+        else "central"
+    return f"{area} unit {account.values.get('departmentNumber') or '(no departmentNumber)'}"
 
 
 def _differs(name: str, current: str | None, wanted: str) -> bool:
@@ -368,9 +467,14 @@ def compute_plan(
     scope: Scope,
     layout: Layout,
     rejected_keys: frozenset[str] = frozenset(),
+    incomplete: tuple[str, ...] = (),
 ) -> Plan:
-    """Everything this scope must do to bring its OUs in step with the roster."""
-    planner = _Planner(scope, layout, snapshot)
+    """Everything this scope must do to bring its OUs in step with the roster.
+
+    ``incomplete``: why the roster may not list everyone (RosterResult.incomplete);
+    then no account is locked or removed from a group for being off the roster.
+    """
+    planner = _Planner(scope, layout, snapshot, complete=not incomplete)
     by_key: dict[str, list[Account]] = defaultdict(list)
     for account in snapshot.accounts:
         by_key[account.key].append(account)
@@ -380,6 +484,10 @@ def compute_plan(
     protected = rejected_keys | {id_key_of(r) for r in planner.rejected}
     planner.orphans(protected | {p.key for p in roster})
     planner.groups(protected)
+    suspended = None
+    if incomplete:
+        more = f" (and {len(incomplete) - 3} more)" if len(incomplete) > 3 else ""
+        suspended = "the roster is incomplete: " + "; ".join(incomplete[:3]) + more
     return Plan(
         actions=tuple(sorted(planner.actions, key=lambda a: a.sort_key)),
         managed=len(snapshot.accounts),
@@ -387,6 +495,8 @@ def compute_plan(
         out_of_scope=tuple(planner.out_of_scope),
         held=tuple(planner.held),
         rejected=tuple(planner.rejected),
+        orphan_locks_suspended=suspended,
+        units=planner.units(protected | {p.key for p in roster}),
     )
 
 
@@ -401,27 +511,38 @@ def check_guard(
     max_lock_count: int,
     max_lock_ratio: float,
     allow_mass_lock: bool,
+    min_unit_size: int = 5,
 ) -> None:
-    """Refuse a plan that locks too much (octoDNS's TooMuchChange, for accounts)."""
+    """Refuse a plan that locks too much (octoDNS's TooMuchChange, for accounts).
+
+    Raises EmptyRoster (no flag overrides it), UnitVanished or TooManyLocks.
+    """
     if roster_rows == 0:
-        raise SafetyAbort(
+        raise EmptyRoster(
             "safety guard: the roster has no data rows; refusing to treat every account as "
-            "not on the roster (nothing was changed)"
-        )
+            "not on the roster (nothing was changed)", limit="roster_rows")
     if allow_mass_lock:
         return
+    approve = " Check the roster, then re-run with --allow-mass-lock if this is intended."
+    for unit in plan.units:
+        if unit.vanished and unit.accounts >= min_unit_size:
+            raise UnitVanished(
+                f"safety guard: every account of {unit.unit} ({unit.accounts}) is missing from "
+                f"the roster and would be locked as not_on_roster (9.2): a unit that vanishes "
+                f"is an export fault until proven otherwise (CONNECTOR_SAFETY__MIN_UNIT_SIZE="
+                f"{min_unit_size}); nothing was changed." + approve,
+                limit="min_unit_size", count=unit.accounts, threshold=min_unit_size,
+                unit=unit.unit)
     locks = plan.lock_count
     if locks > max_lock_count:
-        raise SafetyAbort(
+        raise TooManyLocks(
             f"safety guard: the plan locks {locks} accounts, more than "
             f"CONNECTOR_SAFETY__MAX_LOCK_COUNT={max_lock_count} (over by {locks - max_lock_count});"
-            " nothing was changed. Check the roster, then re-run with --allow-mass-lock"
-            " if this is intended."
-        )
-    if plan.managed >= 20 and locks / plan.managed > max_lock_ratio:
-        raise SafetyAbort(
+            " nothing was changed." + approve,
+            limit="max_lock_count", count=locks, threshold=max_lock_count)
+    if plan.managed >= RATIO_MIN_ACCOUNTS and locks / plan.managed > max_lock_ratio:
+        raise TooManyLocks(
             f"safety guard: the plan locks {locks} of {plan.managed} managed accounts "
             f"({locks / plan.managed:.1%}), more than CONNECTOR_SAFETY__MAX_LOCK_RATIO="
-            f"{max_lock_ratio:g} ({max_lock_ratio:.0%}); nothing was changed. Check the roster,"
-            " then re-run with --allow-mass-lock if this is intended."
-        )
+            f"{max_lock_ratio:g} ({max_lock_ratio:.0%}); nothing was changed." + approve,
+            limit="max_lock_ratio", count=locks, threshold=max_lock_ratio)

@@ -72,6 +72,16 @@ def run_report(result: RunResult, *, show_all: bool | None = None) -> str:
             lines += action_table(plan.actions, None if full else SHOW_ACTIONS_APPLY)
             lines.append("")
         lines.append("Plan: " + counts_line(plan))
+        if plan.orphan_locks_suspended:
+            lines.append("Orphan locks SUSPENDED: no account is locked as not_on_roster in this "
+                         f"run, because {plan.orphan_locks_suspended}. Fix the export and run "
+                         "again.")
+        if plan.restored:
+            lines.append(f"WARNING: {len(plan.restored)} lock(s) had been removed outside the "
+                         "connector (pwdAccountLockedTime gone, lock record still on the entry: "
+                         "a password reset does this) and are put back: "
+                         + ", ".join(a.employee_id or a.dn for a in plan.restored[:10])
+                         + (" ..." if len(plan.restored) > 10 else ""))
         if plan.held:
             lines.append(f"Held: {len(plan.held)} active people keep a sticky lock "
                          "(6.2.2/6.2.3/6.3 need `connector unlock`): "

@@ -25,13 +25,12 @@ from connector.errors import (
     SafetyAbort,
 )
 from connector.model import Account, Rejected
-from connector.plan import Action, Kind, Plan, check_guard, compute_plan
+from connector.plan import Action, Kind, Plan, check_guard, compute_plan, lock_actions
 from connector.policy import (
     CLAUSE_MISUSE,
     MANUAL_REASONS,
     LockReason,
     can_unlock,
-    should_relabel,
     writable_containers,
 )
 from connector.roster import RosterResult, read_roster
@@ -99,6 +98,9 @@ class RunResult:
                 "applied": sum(1 for o in self.outcomes if o.ok),
                 "failed": len(self.failed),
                 "held": len(plan.held) if plan else 0,
+                "locks_restored": len(plan.restored) if plan else 0,
+                "orphan_locks_suspended": bool(plan and plan.orphan_locks_suspended),
+                "orphan_locks_suspended_reason": plan.orphan_locks_suspended if plan else None,
                 "duration_seconds": round(self.duration, 3),
                 "phase_seconds": {k: round(v, 3) for k, v in self.timings.items()},
             },
@@ -106,6 +108,9 @@ class RunResult:
             "rejected": [r.to_dict() for r in self.rejected],
             "out_of_scope": [row.to_dict() for row in plan.out_of_scope] if plan else [],
             "held": [h.to_dict() for h in plan.held] if plan else [],
+            "orphan_locks_suspended": bool(plan and plan.orphan_locks_suspended),
+            "orphan_locks_suspended_reason": plan.orphan_locks_suspended if plan else None,
+            "roster_incomplete": list(self.roster.incomplete) if self.roster else [],
         }
 
 
@@ -150,16 +155,24 @@ def reconcile(
             logger.info("snapshot: {} accounts in the OUs of {} ({:.2f}s)", len(snapshot.accounts),
                         scope, result.timings["snapshot"])
             plan = compute_plan(roster.people, snapshot, scope, settings.layout_value,
-                                roster.rejected_keys)
+                                roster.rejected_keys, roster.incomplete)
             result.plan = plan
             mark = _lap(result, "plan", mark)
             planned = {kind: n for kind, n in plan.counts().items() if n}
             logger.info("plan: {}", ", ".join(f"{k} {n}" for k, n in planned.items()) or
                         "nothing to do")
+            if plan.orphan_locks_suspended:
+                logger.warning("no account is locked as not_on_roster in this run: {}",
+                               plan.orphan_locks_suspended)
+            for action in plan.restored:
+                logger.warning("lock of {} ({}, clause {}) had been removed outside the "
+                               "connector: the lock record is still on the entry, putting it "
+                               "back", action.dn, action.reason, action.clause or "-")
             try:
                 check_guard(plan, roster_rows=roster.rows,
                             max_lock_count=settings.safety.max_lock_count,
                             max_lock_ratio=settings.safety.max_lock_ratio,
+                            min_unit_size=settings.safety.min_unit_size,
                             allow_mass_lock=allow_mass_lock)
             except SafetyAbort as exc:
                 result.error, result.exit_code = str(exc), exc.exit_code
@@ -179,7 +192,8 @@ def reconcile(
         finally:
             directory.close()
             result.duration = time.monotonic() - started
-        if result.exit_code == 0 and (result.rejected or result.failed):
+        if result.exit_code == 0 and (result.rejected or result.failed or
+                                      not roster.complete):
             result.exit_code = 1
         logger.info("run {} finished in {:.2f}s with exit code {}", result.run_id,
                     result.duration, result.exit_code)
@@ -279,14 +293,12 @@ def manual_lock(settings: Settings, directory: Directory, employee_id: str, reas
     wanted = LockReason(reason, clause)
     actions: list[Action] = []
     for account in _accounts(settings, directory, employee_id):
-        if not account.locked:
-            actions.append(Action(Kind.LOCK, account.dn, reason, account.employee_id, clause,
-                                  note=note))
-        elif should_relabel(account.lock_clause, wanted, account.lock_reason) or (
-            account.lock_clause is None
-        ):
+        if account.locked and account.lock_clause is None and not account.lock_lost:
+            # locked by someone else, no record: say why from now on
             actions.append(Action(Kind.RELABEL, account.dn, reason, account.employee_id, clause,
                                   note=note))
+        else:
+            actions.extend(lock_actions(account, wanted, note))
     if not actions:
         return ManualResult("-", [], [], f"{employee_id} is already locked; nothing to do")
     return _run_manual(settings, directory, actions,

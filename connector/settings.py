@@ -151,6 +151,9 @@ class SafetySettings(_Group):
     max_lock_count: int = Field(500, ge=0, description="most locks one run may make")
     max_lock_ratio: float = Field(0.10, ge=0.0, le=1.0, description="most locks as a share of "
                                   "managed accounts (applies from 20 managed accounts up)")
+    min_unit_size: int = Field(5, ge=1, description="a unit (a department, vendor or province) "
+                               "of at least this many accounts may not vanish from the roster "
+                               "in one run: locking all of it as not_on_roster trips the guard")
 
 
 class ScheduleSettings(_Group):

@@ -198,3 +198,80 @@ def test_delegated_identities_page_past_the_default_size_limit(delegated):
         LAYOUT.people_dn("HCM"), "(uid=bulk*)", attributes=["uid"], paged_size=200,
         generator=True))
     assert len(entries) == 620
+
+
+def _holder(server: SlapdServer, container: str, **extra: list[str]) -> Identity:
+    """An account with a password of its own, so its holder can bind."""
+    dn = seed(server, container, **extra)
+    password = secrets.token_urlsafe(12)
+    server.set_password(dn, password)
+    return Identity(dn, password, "holder")
+
+
+MARKERS = {
+    "pwdAccountLockedTime only": {"pwdAccountLockedTime": ["000001010000Z"]},
+    "lock record only": {"description": [LOCK_623]},
+    "both": {"pwdAccountLockedTime": ["000001010000Z"], "description": [LOCK_623]},
+    "6.3 record only": {"description": [HOLD]},
+}
+
+
+@pytest.mark.parametrize("marker", list(MARKERS))
+@pytest.mark.parametrize("identity", ["it-centre", "province:BTE", "province:HCM", "user",
+                                      "holder"])
+def test_nobody_but_the_operator_changes_the_password_of_a_locked_entry(delegated, identity,
+                                                                        marker):
+    """ppolicy drops pwdAccountLockedTime on every password change: a change on an entry
+    with a lock marker would lift the lock, so only the directory operator may make one."""
+    server, identities = delegated
+    # the holder's password is set before the marker, as it would be in life
+    target = _holder(server, LAYOUT.people_dn("BTE"))
+    mods = "\n".join(f"add: {name}\n" + "\n".join(f"{name}: {v}" for v in values) + "\n-"
+                     for name, values in MARKERS[marker].items())
+    server.modify_as_root(f"dn: {target.dn}\nchangetype: modify\n{mods}\n")
+    who = target if identity == "holder" else identities[identity]
+    if identity == "holder" and "pwdAccountLockedTime" in MARKERS[marker]:
+        # a locked holder cannot even bind; the holder of a record-only entry can
+        assert not server.can_bind(target.dn, target.password)
+        return
+    conn = connect(server, who)
+    conn.modify(target.dn, {"userPassword": [(ldap3.MODIFY_REPLACE, ["Changed-" + marker])]})
+    assert conn.result["description"] == "insufficientAccessRights"
+    conn.extend.standard.modify_password(target.dn, target.password, "Other-pw-1234567")
+    assert conn.result["description"] in ("insufficientAccessRights", "unwillingToPerform")
+    after = server.search(target.dn, attributes=["pwdAccountLockedTime", "description"])
+    for values in MARKERS[marker].values():
+        assert all(v in after for v in values), after
+    assert server.can_bind(target.dn, target.password) == ("pwdAccountLockedTime" not in
+                                                           MARKERS[marker])
+
+
+def test_an_unlocked_holder_changes_their_own_password_giving_the_old_one(delegated):
+    server, _ = delegated
+    holder = _holder(server, LAYOUT.people_dn("BTE"))
+    conn = connect(server, holder)
+    new = secrets.token_urlsafe(14)
+    assert conn.extend.standard.modify_password(holder.dn, holder.password, new) is True, \
+        conn.result
+    assert server.can_bind(holder.dn, new)
+    assert not server.can_bind(holder.dn, holder.password)
+
+
+def test_a_province_puts_a_lost_hold_back_but_never_lifts_it(delegated):
+    """A 6.3 hold whose pwdAccountLockedTime was dropped by a password reset: the
+    province's own run may add the attribute back; it still may not remove it or the
+    record."""
+    server, identities = delegated
+    held = seed(server, LAYOUT.people_dn("BTE"), description=[HOLD])
+    hcm = connect(server, identities["province:HCM"])
+    hcm.modify(held, {"pwdAccountLockedTime": [(ldap3.MODIFY_ADD, ["000001010000Z"])]})
+    assert hcm.result["description"] == "insufficientAccessRights"
+    bte = connect(server, identities["province:BTE"])
+    bte.modify(held, {"pwdAccountLockedTime": [(ldap3.MODIFY_ADD, ["000001010000Z"])]})
+    assert bte.result["description"] == "success"
+    for change in ({"pwdAccountLockedTime": [(ldap3.MODIFY_DELETE, ["000001010000Z"])]},
+                   {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])]},
+                   {"description": [(ldap3.MODIFY_DELETE, [HOLD])]}):
+        bte.modify(held, change)
+        assert bte.result["description"] == "insufficientAccessRights", change
+    assert "000001010000Z" in server.search(held, attributes=["pwdAccountLockedTime"])

@@ -151,6 +151,31 @@ def test_check_passes_for_correct_identities_and_flags_an_over_privileged_one(de
     assert root.returncode == 1 and "WRONG" in root.stdout
 
 
+def test_check_on_empty_ous_proves_create_access_or_fails(delegated, tmp_path):
+    """Nothing in ou=people,ou=BTE yet: the right identity passes on a No-Op create probe,
+    the HCM identity configured as province:BTE fails (a "not verified" is no pass)."""
+    server, ids = delegated
+    assert server.search(LAYOUT.people_dn("BTE"), "(objectClass=inetOrgPerson)", ["1.1"]) \
+        .count("dn: ") == 0
+    right = run_cli(["check"], env_for(server, ids["province:BTE"], tmp_path))
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert f"[ok] create under {LAYOUT.people_dn('BTE')}" in right.stdout
+    assert "not verified" not in right.stdout
+    wrong = run_cli(["check"], connector_env(
+        server, tmp_path, CONNECTOR_LDAP__BIND_DN=ids["province:HCM"].dn,
+        CONNECTOR_LDAP__BIND_PASSWORD=ids["province:HCM"].password,
+        CONNECTOR_SCOPE="province:BTE"))
+    assert wrong.returncode == 1, wrong.stdout
+    assert "check FAILED" in wrong.stdout and "check passed" not in wrong.stdout
+    assert f"[WRONG] create under {LAYOUT.people_dn('BTE')}: cannot write" in wrong.stdout
+    assert "NOT a member of" in wrong.stdout
+    it = run_cli(["check"], env_for(server, ids["it-centre"], tmp_path))
+    assert it.returncode == 0, it.stdout + it.stderr
+    # the probes wrote nothing
+    assert "connector-probe" not in server.search(LAYOUT.base_dn, "(uid=connector-probe-*)",
+                                                  ["1.1"])
+
+
 def test_bootstrap_creates_the_tree_once_and_says_so(tmp_path):
     with SlapdServer() as server:
         env = connector_env(server, tmp_path)
@@ -189,3 +214,68 @@ def test_a_search_cut_short_by_server_limits_stops_the_run_instead_of_hiding_acc
     assert result.returncode != 0
     assert "cut the search" in result.stderr and "sizeLimitExceeded" in result.stderr
     assert "olcLimits" in result.stderr
+
+
+def _audit(tmp_path: Path) -> list[dict[str, object]]:
+    path = tmp_path / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_password_reset_never_lifts_a_lock_the_rules_keep(delegated, tmp_path):
+    """ppolicy drops pwdAccountLockedTime on every password change. The operator resets
+    the passwords of a held 6.2.3, a 6.3 hold on province staff and a 6.2.1 whose person
+    is still on leave: each binds again, and the next run of the managing scope puts the
+    lock back with its recorded reason and clause and says it had been removed."""
+    server, ids = delegated
+    on_leave = [row(r["employee_id"], r["full_name"], unit_type=r["unit_type"],
+                    unit_code=r["unit_code"], role=r["role"],
+                    status="maternity_leave" if r["employee_id"] == "TW1" else
+                    "violation" if r["employee_id"] == "B1" else "active")
+                for r in ROSTER]
+    for rows in (ROSTER, on_leave):
+        assert run(server, ids["it-centre"], tmp_path, rows).returncode == 0
+        assert run(server, ids["province:BTE"], tmp_path, rows).returncode == 0
+    hold = run_cli(["lock", "B2", "--reason", "misuse", "--note", "phiếu 4711"],
+                   env_for(server, ids["it-centre"], tmp_path))
+    assert hold.returncode == 0, hold.stdout + hold.stderr
+    back = [dict(r, status="active") if r["employee_id"] == "B1" else r for r in on_leave]
+    (tmp_path / "roster.csv").write_text(roster_csv(back), encoding="utf-8")
+    targets = {"TW1": (LAYOUT.central_dn, "6.2.1", "maternity_leave"),
+               "B1": (LAYOUT.people_dn("BTE"), "6.2.3", "violation"),
+               "B2": (LAYOUT.people_dn("BTE"), "6.3", "misuse")}
+    for uid, (container, _, _) in targets.items():
+        dn = f"uid={uid},{container}"
+        assert ldap_entry(server, dn).get("pwdAccountLockedTime")
+        server.set_password(dn, f"Reset-{uid}-2026")  # the operator, as a portal would
+        assert "pwdAccountLockedTime" not in ldap_entry(server, dn)
+        assert server.can_bind(dn, f"Reset-{uid}-2026")  # the lock is gone
+
+    bte = run_cli(["reconcile", "--json"], env_for(server, ids["province:BTE"], tmp_path))
+    assert bte.returncode == 0, bte.stdout + bte.stderr
+    data = json.loads(bte.stdout)
+    assert data["summary"]["locks_restored"] == 2
+    restored = {a["employee_id"]: a for a in data["actions"] if a["action"] == "lock"}
+    assert set(restored) == {"B1", "B2"} and all(a["outcome"] == "ok"
+                                                 for a in restored.values())
+    assert "removed outside the connector" in bte.stderr
+    it = run_cli(["reconcile", "--json"], env_for(server, ids["it-centre"], tmp_path))
+    assert it.returncode == 0, it.stdout + it.stderr
+    assert json.loads(it.stdout)["summary"]["locks_restored"] == 1
+
+    for uid, (container, clause, reason) in targets.items():
+        dn = f"uid={uid},{container}"
+        entry = ldap_entry(server, dn)
+        assert entry["pwdAccountLockedTime"] == ["000001010000Z"], uid
+        records = [d for d in entry["description"] if d.startswith("bhxh-lock:")]
+        assert len(records) == 1 and records[0].startswith(f"bhxh-lock:{clause}:{reason}"), \
+            records
+        assert not server.can_bind(dn, f"Reset-{uid}-2026"), uid
+    assert "phiếu 4711" in " ".join(ldap_entry(server, f"uid=B2,{LAYOUT.people_dn('BTE')}")
+                                    ["description"])  # the hold's record is untouched
+    lines = [line for line in _audit(tmp_path) if line["action"] == "lock"
+             and "removed outside the connector" in str(line["note"])]
+    assert {(line["employee_id"], line["clause"], line["reason"]) for line in lines} == {
+        (uid, clause, reason) for uid, (_, clause, reason) in targets.items()}
+    # and a further run finds nothing to do
+    again = run_cli(["reconcile", "--json"], env_for(server, ids["province:BTE"], tmp_path))
+    assert json.loads(again.stdout)["summary"]["planned"]["lock"] == 0

@@ -71,16 +71,25 @@ def test_tree_lists_parents_before_children_and_one_rule_set_per_province():
 def test_acl_has_one_rule_set_per_province_in_first_match_order():
     rules = acl_rules(LAYOUT, units("BTE", "HCM"))
     assert rules[-1] == "to * by users read by * none"
-    password = next(i for i, r in enumerate(rules) if "attrs=userPassword" in r)
+    locked_password = next(i for i, r in enumerate(rules) if "attrs=userPassword filter=" in r)
+    password = next(i for i, r in enumerate(rules) if "attrs=userPassword by self =wx" in r)
     policy = next(i for i, r in enumerate(rules) if "attrs=pwdPolicySubentry" in r)
-    hold = next(i for i, r in enumerate(rules) if "bhxh-lock:6.3:" in r)
-    bte = next(i for i, r in enumerate(rules) if "ou=people,ou=BTE" in r)
-    assert password < policy < hold < bte
+    restore = next(i for i, r in enumerate(rules) if "=arscxd" in r)
+    hold = next(i for i, r in enumerate(rules) if "attrs=pwdAccountLockedTime,description" in r)
+    bte = next(i for i, r in enumerate(rules) if "ou=people,ou=BTE" in r and "children by" in r)
+    assert locked_password < password < policy < restore < hold < bte
+    assert "(pwdAccountLockedTime=*)" in rules[locked_password]
+    assert "(description=bhxh-lock:*)" in rules[locked_password]
+    assert " by self" not in rules[locked_password]  # not even the holder
+    # a province may add a lost hold's pwdAccountLockedTime back: add, never write
+    restores = [r for r in rules if "=arscxd" in r]
+    assert len(restores) == 2 and all("filter=(description=bhxh-lock:6.3:*)" in r
+                                      for r in restores)
     bte_grant = f'member.exact="{LAYOUT.province_group_dn("BTE")}" '
     granted = [r for r in rules if bte_grant + "write" in r or bte_grant + "add" in r]
     assert [r.split(" by ")[0] for r in granted] == [
         f'to dn.exact="{LAYOUT.people_dn("BTE")}" attrs=children',
         f'to dn.children="{LAYOUT.people_dn("BTE")}"']
-    assert sum("cn=province-admins-HCM" in r for r in rules) == 3
+    assert sum("cn=province-admins-HCM" in r for r in rules) == 4
     ldif = acl_ldif(LAYOUT, units("BTE"), "olcDatabase={2}mdb,cn=config")
     assert "dn: olcDatabase={2}mdb,cn=config" in ldif and "replace: olcLimits" in ldif
