@@ -196,6 +196,11 @@ def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
     )
 
 
+def admin_keys_of(entries: Iterable[tuple[str, Mapping[str, list[str]]]]) -> frozenset[str]:
+    """Id keys of the accounts under a province's ``ou=admins`` (read, never written)."""
+    return frozenset(account_from_values(dn, values).key for dn, values in entries)
+
+
 def _with_own_province(provinces: frozenset[str], scope: Scope) -> frozenset[str]:
     """A province always knows its own code, even if it may not list ou=provinces."""
     if scope.code is None or scope.code.casefold() in {p.casefold() for p in provinces}:
@@ -429,10 +434,15 @@ class LdapDirectory(_ScopedWrites):
                                            SNAPSHOT_ATTRIBUTES):
                 accounts.append(account_from_values(dn, values))
         groups: dict[str, Group] = {}
+        admin_keys: frozenset[str] = frozenset()
         if scope.is_it_centre:
             groups = province_groups(layout, provinces, self._search(
                 layout.groups_dn, "(objectClass=groupOfNames)", ["cn", "member"], subtree=False))
-        return Snapshot(tuple(accounts), groups, provinces, missing_containers(self, scope))
+        elif scope.code is not None:
+            admin_keys = admin_keys_of(self._search(layout.admins_dn(scope.code),
+                                                    "(objectClass=inetOrgPerson)", ["uid"]))
+        return Snapshot(tuple(accounts), groups, provinces, missing_containers(self, scope),
+                        admin_keys)
 
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
         from ldap3.utils.conv import escape_filter_chars
@@ -760,9 +770,15 @@ class MemoryDirectory(_ScopedWrites):
             if self._has_class(values, "inetOrgPerson")
         ]
         groups: dict[str, Group] = {}
+        admin_keys: frozenset[str] = frozenset()
         if scope.is_it_centre:
             groups = province_groups(layout, provinces, self._children(layout.groups_dn, False))
-        return Snapshot(tuple(accounts), groups, provinces, missing_containers(self, scope))
+        elif scope.code is not None:
+            admin_keys = admin_keys_of(
+                (dn, values) for dn, values in self._children(layout.admins_dn(scope.code), True)
+                if self._has_class(values, "inetOrgPerson"))
+        return Snapshot(tuple(accounts), groups, provinces, missing_containers(self, scope),
+                        admin_keys)
 
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
         return [

@@ -104,6 +104,9 @@ class Snapshot:
     provinces: frozenset[str] = frozenset()
     #: preferred containers (normalised DNs) known to be absent from the directory
     missing: frozenset[str] = frozenset()
+    #: a province scope's view of its own ``ou=admins`` (id keys, read only): a row whose
+    #: ``role`` is not given for someone with an admin account there is that admin
+    admin_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

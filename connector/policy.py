@@ -146,7 +146,9 @@ def desired_container(
     code = canonical_province(person.unit_code, snapshot.provinces) or person.unit_code.upper()
     role = person.role
     if role is None:
-        role = Role.ADMIN if dn_key(layout.admins_dn(code)) in existing_containers else Role.USER
+        known_admin = dn_key(layout.admins_dn(code)) in existing_containers or (
+            scope.code is not None and person.key in snapshot.admin_keys)
+        role = Role.ADMIN if known_admin else Role.USER
     if role is Role.ADMIN:
         return layout.admins_dn(code) if scope.is_it_centre else None
     own = scope.code

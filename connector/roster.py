@@ -26,7 +26,9 @@ KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 _ID = re.compile(r"^[^\W][\w.-]*$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
+#: RFC 5322 dot-atom local part (no quoted forms, no parentheses) @ a dotted domain name
+_EMAIL = re.compile(r"^[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*"
+                    r"@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+$")
 MAX_ID = 64
 MAX_TEXT = 256
 
@@ -181,7 +183,9 @@ def parse_roster(data: bytes, source: str = "roster") -> RosterResult:
     if reader.line_num > 1:
         raise RosterUnreadable(f"{source}: the header row spans lines 1-{reader.line_num} "
                                "(a quoted column name holds a line break)")
-    header = [unicodedata.normalize("NFC", name).strip().lower() for name in header_row]
+    # a second BOM (a file saved twice with one) would hide the first column name
+    header = [unicodedata.normalize("NFC", name).replace("\ufeff", "").strip().lower()
+              for name in header_row]
     duplicates = sorted({name for name in header if header.count(name) > 1 and name})
     if duplicates:
         raise RosterUnreadable(f"{source}: duplicate header column(s): {', '.join(duplicates)}")

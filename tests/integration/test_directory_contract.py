@@ -88,6 +88,49 @@ def test_lock_records_reason_and_clause_and_unlock_removes_them(make):
     assert (account.locked, account.lock_reason, account.lock_clause) == (False, None, None)
 
 
+def test_a_lock_without_its_attribute_is_still_locked_and_restore_adds_only_the_attribute(
+        make):
+    """SPEC §2: the record is the truth. A password reset drops pwdAccountLockedTime; the
+    account still reads as locked (lock_lost), and a restore puts the attribute back and
+    leaves the record exactly as it was."""
+    directory = make()
+    apply(directory, create("T1"))
+    dn = f"uid=T1,{LAYOUT.central_dn}"
+    apply(directory, Action(Kind.LOCK, dn, "misuse", "T1", "6.3", note="phiếu 7"))
+    record = _descriptions(directory, dn)
+    _drop_lock_attribute(directory, dn)
+    (account,) = directory.snapshot(IT).accounts
+    assert (account.locked, account.lock_lost, account.lock_clause) == (True, True, "6.3")
+    restore = Action(Kind.LOCK, dn, "misuse", "T1", "6.3", restore=True)
+    assert all(o.ok for o in apply(directory, restore, restore))  # twice: still fine
+    (account,) = directory.snapshot(IT).accounts
+    assert (account.locked, account.lock_lost) == (True, False)
+    assert _descriptions(directory, dn) == record
+
+
+def _descriptions(directory, dn: str) -> list[str]:
+    if isinstance(directory, MemoryDirectory):
+        return sorted((directory.get(dn) or {}).get("description", []))
+    entries = list(directory._search(dn, "(objectClass=*)", ["description"]))
+    return sorted(v for _, values in entries for v in values.get("description", []))
+
+
+def _drop_lock_attribute(directory, dn: str) -> None:
+    if isinstance(directory, MemoryDirectory):
+        del (directory.get(dn) or {})["pwdAccountLockedTime"]
+        return
+    import ldap3
+
+    directory._conn().modify(dn, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])]})
+
+
+def test_a_province_snapshot_knows_its_own_admins_ids_but_not_their_accounts(make):
+    directory = make(IT)
+    apply(directory, create("A1", LAYOUT.admins_dn("BTE")), create("H1", LAYOUT.admins_dn("HCM")))
+    snapshot = make(BTE).snapshot(BTE)
+    assert snapshot.admin_keys == {"a1"} and snapshot.accounts == ()
+
+
 def test_group_membership_changes_are_idempotent(make):
     directory = make()
     member = f"uid=A1,{LAYOUT.admins_dn('BTE')}"

@@ -171,3 +171,120 @@ def test_arbitrary_bytes_never_crash_the_reader(data):
     except RosterUnreadable:
         return
     assert result.rows == len(result.people) + len(result.rejected)
+
+
+# ---------------------------------------------------------------- damaged files (SPEC §3)
+
+GOOD = roster_csv([row("TW1", "Nguyễn Văn An"), row("TW2", "Trần Thị Bình"),
+                   row("TW3", "Lê Văn Cường")])
+
+
+def test_a_file_cut_inside_a_quoted_field_is_unreadable_and_names_the_line():
+    cut = GOOD + 'TW4,"Đỗ Hữu'
+    with pytest.raises(RosterUnreadable, match=r"ends inside a quoted field opened on line 5"):
+        parse(cut)
+
+
+def test_a_file_cut_inside_a_quoted_field_after_a_newline_is_unreadable():
+    with pytest.raises(RosterUnreadable, match="line 3"):
+        parse(roster_csv([row("TW1")]) + 'TW2,"Đỗ Hữu\nTW3,Lê,,central,TTCNTT,user,active,\n')
+
+
+def test_a_file_cut_at_a_line_end_is_complete():
+    result = parse(GOOD)
+    assert result.complete and [p.employee_id for p in result.people] == ["TW1", "TW2", "TW3"]
+
+
+def test_a_stray_quote_that_swallows_rows_makes_the_roster_incomplete():
+    lines = GOOD.splitlines(keepends=True)
+    lines[2] = lines[2].replace("Trần Thị Bình", '"Trần Thị Bình')  # opened, closed later
+    lines.append('TW9,"x",,central,TTCNTT,user,active,\n')
+    result = parse("".join(lines))
+    assert not result.complete
+    assert "lines 3-" in result.incomplete[0]
+    assert "tw2" in result.rejected_keys  # the damaged row's own id stays protected
+    assert [p.employee_id for p in result.people] == ["TW1"]
+
+
+def test_a_quote_in_the_middle_of_an_unquoted_name_is_kept_literally():
+    result = parse(roster_csv([row("TW1")]) + 'TW2,Nguy"en Van,,central,TTCNTT,user,active,\n')
+    assert result.complete and result.people[1].full_name == 'Nguy"en Van'
+
+
+def test_text_after_a_closing_quote_rejects_the_row_instead_of_guessing():
+    result = parse(roster_csv([row("TW1")]) + 'TW2,"Nguyen" Van,,central,TTCNTT,user,active,\n')
+    (rejected,) = result.rejected
+    assert rejected.line == 3 and rejected.employee_id == "TW2"
+    assert "unreadable row" in rejected.reason and result.complete
+
+
+def test_a_field_over_the_size_limit_rejects_the_row_but_protects_its_id():
+    huge = "Ng" * 600_000
+    result = parse(roster_csv([row("TW1"), row("TW2", huge), row("TW3")]))
+    (rejected,) = result.rejected
+    assert (rejected.line, rejected.employee_id) == (3, "TW2")
+    assert "field larger than field limit" in rejected.reason
+    assert "tw2" in result.rejected_keys and result.complete
+    assert [p.employee_id for p in result.people] == ["TW1", "TW3"]
+
+
+def test_an_oversized_first_cell_cannot_be_tied_to_an_id_and_suspends_orphan_locks():
+    result = parse(roster_csv([row("TW1")]) + "X" * 200_000 + ",a,,central,T,user,active,\n")
+    assert result.rejected[0].employee_id is None
+    assert not result.complete and "cannot be tied" in result.incomplete[0]
+
+
+def test_a_row_without_an_id_makes_the_roster_incomplete():
+    result = parse(roster_csv([row("TW1"), row("", "Vô Danh")]))
+    assert result.rejected[0].reason == "employee_id is empty"
+    assert not result.complete and "line 3" in result.incomplete[0]
+
+
+def test_a_nul_byte_rejects_its_row_and_keeps_the_id_of_the_row():
+    text = roster_csv([row("TW1"), row("TW2", "Nguyễn\x00Văn"), row("TW3")])
+    result = parse(text)
+    (rejected,) = result.rejected
+    assert rejected.employee_id == "TW2" and "control characters" in rejected.reason
+    assert result.complete
+    in_id = parse(roster_csv([row("TW1"), row("TW\x002")]))
+    assert in_id.people[0].employee_id == "TW1" and not in_id.complete
+
+
+def test_a_quoted_line_break_inside_a_name_makes_the_roster_incomplete():
+    result = parse(roster_csv([row("TW1"), row("TW2", "Nguyễn\nVăn"), row("TW3")]))
+    assert [p.employee_id for p in result.people] == ["TW1", "TW3"]
+    assert result.rejected[0].line == 3 and "tw2" in result.rejected_keys
+    assert not result.complete and "lines 3-4" in result.incomplete[0]
+
+
+def test_utf16_is_refused_with_a_hint():
+    with pytest.raises(RosterUnreadable, match="UTF-16"):
+        parse_roster(GOOD.encode("utf-16"))
+
+
+def test_one_cp1258_name_in_a_utf8_file_is_unreadable_with_its_line():
+    data = GOOD.encode() + "TW4,Tra\u0300n Văn,,central,TTCNTT,user,active,\n".encode("cp1258")
+    with pytest.raises(RosterUnreadable, match=r"not UTF-8.*line 5"):
+        parse_roster(data)
+
+
+def test_a_fifo_is_refused_at_once_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "roster.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(RosterUnreadable, match="FIFO"):
+        read_roster(fifo)  # would block forever in open() if it were opened blocking
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_device_is_refused_even_through_a_csv_symlink(tmp_path, device):
+    link = tmp_path / "roster.csv"
+    link.symlink_to(device)
+    with pytest.raises(RosterUnreadable, match="a device"):
+        read_roster(link)
+
+
+def test_a_directory_is_refused(tmp_path):
+    with pytest.raises(RosterUnreadable, match="a directory"):
+        read_roster(tmp_path)
