@@ -20,7 +20,10 @@ first matching rule is the right one:
  7  a ``bhxh-lock:6.3:`` description value (placing a hold): IT Centre only
  8  per province: ou=people — the province's admin group and the IT Centre
     add and modify (no delete: "add" on children, never "write");
-    ou=admins — the IT Centre only; cn=province-admins-<CODE> member — IT only
+    ou=admins — the IT Centre only; cn=province-admins-<CODE> member — IT only;
+    and on each of these OU entries, ``add`` of its own RDN value (``ou=people``
+    already holds ``ou: people``): a grant that can change nothing, for
+    ``connector check`` to probe while the OU is still empty
  9  ou=central, ou=vendors, ou=provinces: the IT Centre adds and modifies
 10  everything else: authenticated identities read, anonymous nothing
 
@@ -46,6 +49,24 @@ UNLIMITED = ("size.soft=unlimited size.hard=unlimited size.prtotal=unlimited "
 
 def _group(dn: str) -> str:
     return f'group/groupOfNames/member.exact="{dn}"'
+
+
+def probe_rule(container: str, *grantees: str) -> str:
+    """``add`` on the one value the container's RDN attribute already holds.
+
+    It can change nothing (adding a value that is there is refused after the ACL
+    check with attributeOrValueExists), so ``connector check`` can prove that the
+    group holding the OU's ``children`` grant is in force even while the OU is empty.
+    """
+    attribute, value = rdn_of(container)
+    grants = " ".join(f"by {g} add" for g in grantees)
+    return (f'to dn.exact="{container}" attrs={attribute} val="{value}" {grants} '
+            "by users read by * none")
+
+
+def rdn_of(dn: str) -> tuple[str, str]:
+    attribute, _, value = dn.split(",", 1)[0].partition("=")
+    return attribute.strip(), value.strip()
 
 
 def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) -> list[str]:
@@ -74,6 +95,8 @@ def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) ->
         people = layout.people_dn(unit.code)
         admins = layout.admins_dn(unit.code)
         rules += [
+            probe_rule(people, own, it),
+            probe_rule(admins, it),
             f'to dn.exact="{people}" attrs=children by {own} add by {it} add '
             "by users read by * none",
             f'to dn.children="{people}" by {own} write by {it} write by users read by * none',
@@ -84,6 +107,7 @@ def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) ->
         ]
     for area in (layout.central_area_dn, layout.vendors_area_dn):
         rules += [
+            probe_rule(area, it),
             f'to dn.subtree="{area}" attrs=children by {it} add by users read by * none',
             f'to dn.children="{area}" by {it} write by users read by * none',
         ]

@@ -1,8 +1,10 @@
 """``connector check``: who am I, what do I manage, and can I write exactly there?
 
-Write access is probed without writing: creates with the No-Op control
-(``LdapDirectory.probe_add``), so an OU that is still empty is verified too,
-and locks by deleting a value that is not there (``probe_write``). In its own
+Write access is probed without writing: creates by adding to each OU entry
+the RDN value it already holds, which the delegation grants to the OU's group
+alongside its ``children`` grant (``LdapDirectory.probe_add``), so an OU that
+is still empty is verified too; locks by deleting a value that is not there
+(``probe_write``). Neither can change anything, whatever the ACLs say. In its own
 OUs the identity must be a member of the group the ACLs grant and able to
 create and lock; outside them, and on ``pwdPolicySubentry`` for a province, it
 must be refused. What cannot be verified fails the check: "not verified" is
@@ -63,8 +65,8 @@ def run_check(settings: Settings, directory: LdapDirectory) -> tuple[list[str], 
         allowed = directory.probe_add(container)
         if allowed is None:
             ok = False
-            lines.append(f"  [WRONG] create under {container}: cannot be verified (the server "
-                         "does not support the No-Op control, or the OU is missing)")
+            lines.append(f"  [WRONG] create under {container}: cannot be verified (the OU is "
+                         "missing, or the server gave an unexpected answer to the probe)")
         else:
             verdict(f"create under {container}", allowed, True)
     own = [a for c in containers if (a := directory.first_account(c))]

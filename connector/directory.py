@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from loguru import logger
 
 from connector import ber, lockinfo
+from connector.acl import rdn_of
 from connector.errors import (
     ConfigError,
     DirectoryError,
@@ -38,11 +39,6 @@ from connector.settings import LdapSettings, LdapUrl
 LOCKED_VALUE = "000001010000Z"
 PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
 SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "description")
-
-#: LDAP No-Op control (draft-zeilenga-ldap-noop) under the OID slapd honours (it does
-#: not list it in supportedControl), and its result code LDAP_X_NO_OPERATION.
-NOOP_CONTROL = "1.3.6.1.4.1.4203.666.5.2"
-NOOP_RESULT = 16654
 
 #: Search results that mean "some entries were not returned".
 TRUNCATED = frozenset({"sizeLimitExceeded", "timeLimitExceeded", "adminLimitExceeded"})
@@ -524,33 +520,32 @@ class LdapDirectory(_ScopedWrites):
         return True
 
     def probe_add(self, container: str) -> bool | None:
-        """Whether the ACLs let this identity create an account under ``container``,
-        without creating it: an add with the No-Op control (slapd runs the whole add,
-        ACLs and schema included, then answers 16654 and commits nothing). None when
-        the server cannot tell (no No-Op support, or the container is missing)."""
+        """Whether this identity holds the grant that lets it create accounts under
+        ``container``, proven without changing anything, so that an empty OU can be
+        verified too: add the value the container's RDN attribute already holds
+        (``ou: people`` to ``ou=people,…``). slapd checks the ACLs first (the delegation
+        gives the OU's group ``add`` on exactly that value, ``acl.probe_rule``), then
+        refuses the duplicate value; nothing is written whatever the ACLs say.
+        None: the answer was neither (the OU is missing, say)."""
+        import ldap3
         from ldap3.core import exceptions as lx
-        from ldap3.core.results import RESULT_CODES
 
-        # ldap3 knows no name for 16654 and would fail with a KeyError decoding it
-        RESULT_CODES.setdefault(NOOP_RESULT, "noOperation")
-        uid = f"connector-probe-{_nonce()}"
+        attribute, value = rdn_of(container)
         try:
-            self._conn().add(f"uid={uid},{container}", list(PERSON_CLASSES),
-                             {"uid": uid, "cn": "connector check probe", "sn": "probe"},
-                             controls=[(NOOP_CONTROL, True, None)])
+            self._conn().modify(container, {attribute: [(ldap3.MODIFY_ADD, [value])]})
+        except lx.LDAPAttributeOrValueExistsResult:
+            return True
         except lx.LDAPInsufficientAccessRightsResult:
             return False
         except lx.LDAPOperationResult as exc:
-            if getattr(exc, "result", None) == NOOP_RESULT:
-                return True
-            logger.debug("add probe under {}: {}", container, _describe(exc))
+            logger.debug("create probe of {}: {}", container, _describe(exc))
             return None
         except (lx.LDAPException, OSError) as exc:
             raise DirectoryUnavailable(f"cut off while probing {container}: "
                                        f"{_describe(exc)}") from None
-        # a server that ignored the critical control has created the probe: say so loudly
-        raise DirectoryError(f"the server ignored the No-Op control and created uid={uid},"
-                             f"{container}: remove it by hand")
+        # the server took a value the entry already had: it changed nothing either way
+        logger.warning("the server accepted a duplicate {} value on {}", attribute, container)
+        return None
 
     def group_members(self, dn: str) -> frozenset[str] | None:
         """The normalised ``member`` DNs of a group, or None if it cannot be read."""
@@ -696,12 +691,6 @@ def _lean_search_entries(conn: Any) -> None:
                 "attributes": raw}
 
     strategy.decode_response_fast = decode
-
-
-def _nonce() -> str:
-    import secrets
-
-    return secrets.token_hex(6)
 
 
 def _quiet_unbind(conn: Any) -> None:

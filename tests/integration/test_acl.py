@@ -275,3 +275,30 @@ def test_a_province_puts_a_lost_hold_back_but_never_lifts_it(delegated):
         bte.modify(held, change)
         assert bte.result["description"] == "insufficientAccessRights", change
     assert "000001010000Z" in server.search(held, attributes=["pwdAccountLockedTime"])
+
+
+@pytest.mark.parametrize("identity,container,granted", [
+    ("province:BTE", LAYOUT.people_dn("BTE"), True),
+    ("province:HCM", LAYOUT.people_dn("BTE"), False),
+    ("province:BTE", LAYOUT.admins_dn("BTE"), False),
+    ("it-centre", LAYOUT.admins_dn("BTE"), True),
+    ("it-centre", LAYOUT.central_area_dn, True),
+    ("user", LAYOUT.people_dn("BTE"), False),
+])
+def test_the_check_probe_grant_shows_who_may_create_and_can_change_nothing(
+        delegated, identity, container, granted):
+    """`connector check` adds to an OU entry the RDN value it already holds: granted to the
+    group that may create there, and refused as a duplicate, so nothing ever changes."""
+    server, identities = delegated
+    before = server.search(container, "(objectClass=*)", ["*", "+"]).split("\n\n")[0]
+    conn = connect(server, identities[identity])
+    attribute, value = container.split(",", 1)[0].split("=")
+    conn.modify(container, {attribute: [(ldap3.MODIFY_ADD, [value])]})
+    assert conn.result["description"] == ("attributeOrValueExists" if granted
+                                          else "insufficientAccessRights")
+    if identity != "it-centre":  # (the IT Centre may edit the OU entries it manages anyway)
+        conn.modify(container, {attribute: [(ldap3.MODIFY_ADD, ["another-value"])]})
+        assert conn.result["description"] == "insufficientAccessRights"  # only that value
+        conn.modify(container, {attribute: [(ldap3.MODIFY_DELETE, [value])]})
+        assert conn.result["description"] == "insufficientAccessRights"
+    assert server.search(container, "(objectClass=*)", ["*", "+"]).split("\n\n")[0] == before

@@ -171,9 +171,12 @@ def test_check_on_empty_ous_proves_create_access_or_fails(delegated, tmp_path):
     assert "NOT a member of" in wrong.stdout
     it = run_cli(["check"], env_for(server, ids["it-centre"], tmp_path))
     assert it.returncode == 0, it.stdout + it.stderr
-    # the probes wrote nothing
+    # the probes wrote nothing, and left the server whole: what is created next is there
     assert "connector-probe" not in server.search(LAYOUT.base_dn, "(uid=connector-probe-*)",
                                                   ["1.1"])
+    assert run(server, ids["province:BTE"], tmp_path, ROSTER).returncode == 0
+    assert {f"uid=B1,{LAYOUT.people_dn('BTE')}", f"uid=B2,{LAYOUT.people_dn('BTE')}"} <= \
+        dns(server)
 
 
 def test_bootstrap_creates_the_tree_once_and_says_so(tmp_path):

@@ -88,8 +88,9 @@ def test_acl_has_one_rule_set_per_province_in_first_match_order():
     bte_grant = f'member.exact="{LAYOUT.province_group_dn("BTE")}" '
     granted = [r for r in rules if bte_grant + "write" in r or bte_grant + "add" in r]
     assert [r.split(" by ")[0] for r in granted] == [
+        f'to dn.exact="{LAYOUT.people_dn("BTE")}" attrs=ou val="people"',
         f'to dn.exact="{LAYOUT.people_dn("BTE")}" attrs=children',
         f'to dn.children="{LAYOUT.people_dn("BTE")}"']
-    assert sum("cn=province-admins-HCM" in r for r in rules) == 4
+    assert sum("cn=province-admins-HCM" in r for r in rules) == 5
     ldif = acl_ldif(LAYOUT, units("BTE"), "olcDatabase={2}mdb,cn=config")
     assert "dn: olcDatabase={2}mdb,cn=config" in ldif and "replace: olcLimits" in ldif
