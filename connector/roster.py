@@ -165,7 +165,7 @@ def _salvage_id(raw_line: str, index: int) -> str | None:
 
 def _tied_id(raw: str) -> str | None:
     """The id a row names, if it names one that could be an account's ``uid``."""
-    value = unicodedata.normalize("NFC", raw).strip()
+    value = _clean(raw)
     return value if value and len(value) <= MAX_ID and _ID.match(value) else None
 
 
@@ -276,11 +276,19 @@ def _spans(first: int, last: int) -> str:
 
 
 def _clean(value: str | None) -> str:
-    return unicodedata.normalize("NFC", value or "").strip()
+    if not value:
+        return ""
+    if value.isascii():  # NFC changes nothing in ASCII; most cells are
+        return value.strip()
+    return unicodedata.normalize("NFC", value).strip()
+
+
+#: Unicode categories Cc (C0 and C1 controls) and Cs (surrogates), as one class
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _bad_chars(value: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
+    return _CONTROL.search(value) is not None
 
 
 def _person(values: dict[str, str], line: int) -> Person | str:
