@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from connector.model import Layout
-from connector.plan import desired_values
-from connector.roster import read_roster
+from connector.core.model import Layout
+from connector.core.plan import desired_values
+from connector.sources.roster import read_roster
 from connector.testing.slapd import SlapdServer, _tool, ldif, sample_units
 
 FIRST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
@@ -99,8 +99,8 @@ def main() -> int:
         noop, out = timed([*connector, "--json"], env)
         noop_report = json.loads(out)
         assert noop_report["actions"] == [], "the second run was not a no-op"
-        startup, _ = timed([sys.executable, "-c", "import connector.cli, connector.service, "
-                            "connector.directory, ldap3"])
+        startup, _ = timed([sys.executable, "-c", "import connector.cli, "
+                            "connector.service.reconcile, connector.directory.ldap, ldap3"])
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
         searches = []

@@ -8,16 +8,12 @@ can reach it: lines are built from actions, DNs and LDAP result texts only.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from connector.plan import Action
-
-FIELDS = ("ts", "run_id", "actor", "scope", "action", "employee_id", "dn", "reason", "clause",
-          "dry_run", "outcome", "error", "member", "note", "changes")
+from connector.core.plan import Action
 
 
 def now_iso() -> str:
@@ -32,7 +28,6 @@ class AuditLog:
         self.scope = scope
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
-        self.lines = 0
 
     def _open(self) -> IO[str]:
         if self._file is None:
@@ -66,14 +61,7 @@ class AuditLog:
             handle = self._open()
             handle.write(text + "\n")
             handle.flush()
-            self.lines += 1
         return line
-
-    def sync(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.flush()
-                os.fsync(self._file.fileno())
 
     def close(self) -> None:
         with self._lock:

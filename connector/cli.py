@@ -52,7 +52,7 @@ def _settings(ctx: click.Context, config: Path | None, **overrides: Any) -> Sett
 
 
 def _connect(settings: Settings) -> Any:
-    from connector.directory import LdapDirectory
+    from connector.directory.ldap import LdapDirectory
 
     settings.require_bind()
     return LdapDirectory(settings.ldap, settings.layout_value, settings.scope_value)
@@ -98,8 +98,8 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
       connector reconcile --json > run.json
     """
     from connector.render import run_report
-    from connector.runlock import run_lock
-    from connector.service import reconcile as run
+    from connector.service.reconcile import reconcile as run
+    from connector.service.runlock import run_lock
 
     ctx.meta["json"] = as_json
     settings = _settings(ctx, config, scope=scope)
@@ -177,7 +177,7 @@ def lock(ctx: click.Context, config: Path | None, employee_id: str, reason: str,
       connector lock BTE0003 --reason misuse --note "ticket 4711"
       connector --config bte.toml lock BTE0042 --reason violation
     """
-    from connector.service import manual_lock
+    from connector.service.reconcile import manual_lock
 
     settings = _settings(ctx, config, scope=scope)
     directory = _connect(settings)
@@ -205,7 +205,7 @@ def unlock(ctx: click.Context, config: Path | None, employee_id: str, note: str 
     Examples:
       connector unlock TW0005 --note "violation cleared by decision 12/QD"
     """
-    from connector.service import manual_unlock
+    from connector.service.reconcile import manual_unlock
 
     settings = _settings(ctx, config, scope=scope)
     directory = _connect(settings)
@@ -249,14 +249,14 @@ def bootstrap(ctx: click.Context, config: Path | None, units: Path | None, dry_r
       connector bootstrap --print-acl > acl.ldif
       ldapmodify -Y EXTERNAL -H ldapi:/// -f acl.ldif
     """
-    from connector.bootstrap import bootstrap as run
     from connector.resources import default_units
-    from connector.units import load_units
+    from connector.service.bootstrap import bootstrap as run
+    from connector.sources.units import load_units
 
     settings = _settings(ctx, config)
     loaded = load_units(units or default_units())
     if print_acl:
-        from connector.acl import acl_ldif
+        from connector.core.acl import acl_ldif
 
         click.echo(acl_ldif(settings.layout_value, loaded, database), nl=False)
         return
@@ -293,7 +293,7 @@ def check(ctx: click.Context, config: Path | None, scope: str | None) -> None:
     Examples:
       CONNECTOR_SCOPE=province:BTE connector check
     """
-    from connector.check import run_check
+    from connector.service.check import run_check
 
     settings = _settings(ctx, config, scope=scope)
     directory = _connect(settings)
@@ -319,7 +319,7 @@ def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
       CONNECTOR_SCHEDULE__INTERVAL_SECONDS=300 connector daemon
       connector daemon --once
     """
-    from connector.scheduler import run_daemon
+    from connector.daemon import run_daemon
 
     settings = _settings(ctx, config)
     settings.require_bind()
@@ -334,7 +334,7 @@ def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
     """Show the daemon's last run (from its status file)."""
-    from connector.scheduler import read_status
+    from connector.daemon import read_status
 
     settings = _settings(ctx, config)
     data = read_status(settings)

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from connector.model import Layout, Status
+from connector.core.model import Layout, Status
 from connector.resources import sample_roster
 from connector.testing.delegation import install_delegation
 from connector.testing.slapd import SlapdServer, sample_units

@@ -13,6 +13,10 @@
     ├── NotFound                    manual action on an unknown account (exit 2)
     ├── RunLocked                   another run holds the lock (exit 5)
     └── DirectoryError              the server said no (exit 1 per operation)
+        ├── NoSuchEntry             the entry (or the base of a search) is not there
+        ├── ValueExists             an added value is already there
+        ├── NoSuchValue             a deleted value is not there
+        ├── AccessRefused           insufficientAccessRights
         └── DirectoryUnavailable    unreachable / cut off (exit 4, transient)
 
 Messages never contain a secret: they are built from DNs, codes and counts.
@@ -95,3 +99,19 @@ class DirectoryError(ConnectorError):
 class DirectoryUnavailable(DirectoryError):
     exit_code = 4
     transient = True
+
+
+class NoSuchEntry(DirectoryError):
+    pass
+
+
+class ValueExists(DirectoryError):
+    pass
+
+
+class NoSuchValue(DirectoryError):
+    pass
+
+
+class AccessRefused(DirectoryError):
+    pass

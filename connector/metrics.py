@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from connector.service import RunResult
+from connector.service.reconcile import RunResult
 
 
 class Metrics:

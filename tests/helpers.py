@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from connector.model import Account, Group, Layout, Person, Role, Snapshot, Status, UnitType
+from connector.core.model import Account, Group, Layout, Person, Role, Snapshot, Status, UnitType
 
 LAYOUT = Layout()
 PROVINCES = frozenset({"BTE", "HCM"})
@@ -65,7 +65,7 @@ def account_of(
     overrides: Mapping[str, str] | None = None,
 ) -> Account:
     """The entry the connector would have created for ``p`` (optionally changed)."""
-    from connector.plan import desired_values
+    from connector.core.plan import desired_values
 
     where = container or container_for(p)
     values = dict(desired_values(p, p.unit_code))

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from connector.model import Layout
+from connector.core.model import Layout
+from connector.core.units import Units
 from connector.testing.slapd import SlapdServer, free_port
-from connector.units import Units
 
 IMAGE = "bhxh-connector-openldap:test"
 REPO = Path(__file__).resolve().parents[2]

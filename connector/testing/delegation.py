@@ -6,9 +6,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from connector.acl import acl_ldif
+from connector.core.acl import acl_ldif
+from connector.core.units import Units
 from connector.testing.slapd import SlapdServer
-from connector.units import Units
 
 
 @dataclass(frozen=True)

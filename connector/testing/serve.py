@@ -20,9 +20,9 @@ import threading
 from pathlib import Path
 
 from connector.resources import default_units
+from connector.sources.units import load_units
 from connector.testing.delegation import install_delegation
 from connector.testing.slapd import SlapdServer
-from connector.units import load_units
 
 
 def _secret(path: str) -> str:

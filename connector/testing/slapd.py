@@ -23,9 +23,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from connector.model import Layout
-from connector.tree import Entry, tree_entries
-from connector.units import Units, load_units
+from connector.core.model import Layout
+from connector.core.tree import Entry, tree_entries
+from connector.core.units import Units
+from connector.sources.units import load_units
 
 SLAPD_PATHS = ("/usr/sbin/slapd", "/usr/local/libexec/slapd", "/usr/libexec/slapd")
 MODULE_PATHS = ("/usr/lib/ldap", "/usr/lib64/openldap", "/usr/lib/openldap")

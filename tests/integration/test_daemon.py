@@ -122,7 +122,7 @@ def test_second_reconcile_during_a_run_waits_or_exits_5_with_no_wait(slapd, tmp_
                                                                       daemon_env):
     from filelock import FileLock
 
-    from connector.runlock import lock_path
+    from connector.service.runlock import lock_path
     from connector.settings import load_settings
 
     (tmp_path / "roster.csv").write_text(roster_csv([row("D1")]), encoding="utf-8")

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.directory import LdapDirectory, MemoryDirectory, Outcome
+from connector.core.model import Scope
+from connector.core.plan import Action, Kind
+from connector.core.results import Outcome
+from connector.core.tree import tree_entries
+from connector.directory.ldap import LdapDirectory
+from connector.directory.memory import MemoryDirectory
 from connector.errors import ScopeViolation
-from connector.model import Scope
-from connector.plan import Action, Kind
 from connector.settings import LdapSettings
 from connector.testing.slapd import sample_units
-from connector.tree import tree_entries
 from tests.helpers import LAYOUT
 
 pytestmark = pytest.mark.integration
@@ -111,7 +113,7 @@ def test_a_lock_without_its_attribute_is_still_locked_and_restore_adds_only_the_
 def _descriptions(directory, dn: str) -> list[str]:
     if isinstance(directory, MemoryDirectory):
         return sorted((directory.get(dn) or {}).get("description", []))
-    entries = list(directory._search(dn, "(objectClass=*)", ["description"]))
+    entries = list(directory._search(dn, "*", ["description"], scope="base"))
     return sorted(v for _, values in entries for v in values.get("description", []))
 
 

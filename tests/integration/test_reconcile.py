@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connector import lockinfo
+from connector.core import lockinfo
 from connector.testing.slapd import SlapdServer
 from tests.conftest import connector_env
 from tests.helpers import LAYOUT, ldap_entry, roster_csv, row, run_cli

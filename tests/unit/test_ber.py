@@ -10,7 +10,7 @@ from ldap3.operation.modify import modify_operation
 from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 from pyasn1.codec.ber import encoder
 
-from connector import ber
+from connector.directory import wire as ber
 
 text = st.text(min_size=1, max_size=300)
 

@@ -57,8 +57,8 @@ def test_connectors_bind_as_the_identities_the_image_creates():
 
 
 def test_shipped_acl_ldif_is_what_print_acl_generates():
-    from connector.acl import acl_ldif
-    from connector.model import Layout
+    from connector.core.acl import acl_ldif
+    from connector.core.model import Layout
     from connector.testing.slapd import sample_units
 
     shipped = (ROOT / "config" / "acl.ldif").read_text(encoding="utf-8")

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.core.model import Account, Group, Scope
+from connector.core.plan import NOTE_LOCK_LOST, Kind, Plan, check_guard, compute_plan
+from connector.core.policy import STICKY_CLAUSES
 from connector.errors import EmptyRoster, SafetyAbort, TooManyLocks, UnitVanished
-from connector.model import Account, Group, Scope
-from connector.plan import NOTE_LOCK_LOST, Kind, Plan, check_guard, compute_plan
-from connector.policy import STICKY_CLAUSES
 from tests.helpers import LAYOUT, account_of, person, snapshot
 
 IT = Scope.parse("it-centre")

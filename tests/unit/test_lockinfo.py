@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector import lockinfo
-from connector.lockinfo import LockRecord
+from connector.core import lockinfo
+from connector.core.lockinfo import LockRecord
 
 
 def test_format_is_readable_and_starts_with_the_acl_prefix():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from connector.core.model import Account, Group, Scope, Snapshot
+from connector.core.plan import Action, Kind, Plan, check_guard, compute_plan
 from connector.errors import SafetyAbort
-from connector.model import Account, Group, Scope, Snapshot
-from connector.plan import Action, Kind, Plan, check_guard, compute_plan
 from tests.helpers import LAYOUT, account_of, person, snapshot
 
 IT = Scope.parse("it-centre")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.model import Scope, dn_key, parent_dn
-from connector.policy import LockReason, can_unlock, should_relabel, write_refusal
+from connector.core.model import Scope, dn_key, parent_dn
+from connector.core.policy import LockReason, can_unlock, should_relabel, write_refusal
 from tests.helpers import LAYOUT
 
 IT = Scope.parse("it-centre")

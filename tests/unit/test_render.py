@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from connector.model import Rejected
-from connector.plan import Action, Held, Kind, Plan
+from connector.core.model import Rejected
+from connector.core.plan import Action, Held, Kind, Plan
 from connector.render import action_table, run_report
-from connector.roster import RosterResult
-from connector.service import RunResult
+from connector.service.reconcile import RunResult
+from connector.sources.roster import RosterResult
 from tests.helpers import LAYOUT
 
 

@@ -6,9 +6,9 @@ import unicodedata
 
 import pytest
 
+from connector.core.model import Role, Status, UnitType
 from connector.errors import RosterUnreadable
-from connector.model import Role, Status, UnitType
-from connector.roster import parse_roster, read_roster
+from connector.sources.roster import parse_roster, read_roster
 from tests.helpers import roster_csv, row
 
 

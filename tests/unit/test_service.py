@@ -10,15 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.directory import MemoryDirectory
+from connector.core.model import Scope
+from connector.core.plan import compute_plan
+from connector.core.tree import tree_entries
+from connector.directory.memory import MemoryDirectory
 from connector.errors import NotFound, PermissionRefused, RosterUnreadable
-from connector.model import Scope
-from connector.plan import compute_plan
-from connector.roster import parse_roster
-from connector.service import manual_lock, manual_unlock, reconcile
+from connector.service.reconcile import manual_lock, manual_unlock, reconcile
 from connector.settings import load_settings
+from connector.sources.roster import parse_roster
 from connector.testing.slapd import sample_units
-from connector.tree import tree_entries
 from tests.helpers import LAYOUT, roster_csv, row
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from connector.acl import acl_ldif, acl_rules
+from connector.core.acl import acl_ldif, acl_rules
+from connector.core.model import Layout
+from connector.core.tree import placeholder_member, tree_entries
+from connector.core.units import parse_units
 from connector.errors import UnitsError
-from connector.model import Layout
-from connector.tree import placeholder_member, tree_entries
-from connector.units import load_units, parse_units
+from connector.sources.units import load_units
 
 LAYOUT = Layout()
 

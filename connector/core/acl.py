@@ -33,8 +33,8 @@ normalised form, so no regex (and no lower-case trap) is needed.
 
 from __future__ import annotations
 
-from connector.model import Layout
-from connector.units import Units
+from connector.core.model import Layout
+from connector.core.units import Units
 
 HOLD_PREFIX = "bhxh-lock:6.3:"
 LOCK_MARKERS = "(|(pwdAccountLockedTime=*)(description=bhxh-lock:*))"

@@ -25,8 +25,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
 from connector.errors import ConnectorError, RunLocked
-from connector.runlock import run_lock
-from connector.service import DirectoryFactory, RunResult, new_run_id, reconcile
+from connector.service.reconcile import DirectoryFactory, RunResult, new_run_id, reconcile
+from connector.service.runlock import run_lock
 from connector.settings import Settings
 
 OUTCOMES = {0: "ok", 1: "partial", 2: "config_error", 3: "guard_tripped", 4: "cut_off",

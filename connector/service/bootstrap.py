@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connector.directory import Directory
+from connector.core.model import Layout
+from connector.core.tree import Entry, tree_entries
+from connector.core.units import Units
+from connector.directory.base import Directory
 from connector.errors import DirectoryError, DirectoryUnavailable
-from connector.model import Layout
-from connector.tree import Entry, tree_entries
-from connector.units import Units
 
 
 @dataclass

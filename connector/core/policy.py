@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connector.model import Layout, Person, Role, Scope, Snapshot, Status, UnitType, dn_key
+from connector.core.model import Layout, Person, Role, Scope, Snapshot, Status, UnitType, dn_key
 
 CLAUSE_LEAVE = "6.2.1"
 CLAUSE_TRANSFER = "6.2.2"
@@ -20,10 +20,6 @@ REASON_TRANSFERRED = "transferred"
 REASON_NOT_ON_ROSTER = "not_on_roster"
 REASON_RETURNED = "returned"
 REASON_MISUSE = "misuse"
-
-LEAVE_STATUSES = frozenset(
-    {Status.MATERNITY_LEAVE, Status.SICK_LEAVE, Status.UNPAID_LEAVE, Status.TERMINATED}
-)
 
 #: Locks that reconcile lifts by itself when the person is ``active`` again.
 LIFTABLE_CLAUSES = frozenset({CLAUSE_LEAVE, CLAUSE_VENDOR_LEAVE, CLAUSE_NOT_ON_ROSTER})

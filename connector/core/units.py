@@ -4,12 +4,10 @@ and vendors. It drives ``bootstrap`` and the generated ACLs.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
+from connector.core.model import is_safe_code
 from connector.errors import UnitsError
-from connector.model import is_safe_code
 
 
 @dataclass(frozen=True)
@@ -27,19 +25,6 @@ class Units:
     @property
     def province_codes(self) -> tuple[str, ...]:
         return tuple(unit.code for unit in self.provinces)
-
-
-def load_units(path: Path | str) -> Units:
-    file = Path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UnitsError(f"units file not found: {file}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UnitsError(f"units file cannot be read: {file}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UnitsError(f"units file {file} is not valid TOML: {exc}") from None
-    return parse_units(data, str(file))
 
 
 def parse_units(data: dict[str, object], source: str = "units") -> Units:

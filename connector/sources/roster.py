@@ -17,8 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from connector.core.model import Person, Rejected, Role, Status, UnitType, id_key
 from connector.errors import RosterUnreadable
-from connector.model import Person, Rejected, Role, Status, UnitType, id_key
 
 REQUIRED_COLUMNS = ("employee_id", "full_name", "unit_type", "unit_code", "status")
 OPTIONAL_COLUMNS = ("email", "role", "field")

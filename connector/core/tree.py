@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from connector.model import Layout
-from connector.units import Units
+from connector.core.model import Layout
+from connector.core.units import Units
 
 Entry = tuple[str, dict[str, list[str]]]
 

@@ -2,7 +2,7 @@
 
 Write access is probed without writing: creates by adding to each OU entry
 the RDN value it already holds, which the delegation grants to the OU's group
-alongside its ``children`` grant (``LdapDirectory.probe_add``), so an OU that
+alongside its ``children`` grant (``Directory.probe_add``), so an OU that
 is still empty is verified too; locks by deleting a value that is not there
 (``probe_write``). Neither can change anything, whatever the ACLs say. In its own
 OUs the identity must be a member of the group the ACLs grant and able to
@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import secrets
 
-from connector.directory import LdapDirectory
-from connector.model import dn_key
-from connector.policy import area_of, managed_containers
+from connector.core.model import dn_key
+from connector.core.policy import area_of, managed_containers
+from connector.directory.base import Directory
 from connector.settings import Settings
 
 LOCK_PROBE = "19700101000000Z"
 
 
-def run_check(settings: Settings, directory: LdapDirectory) -> tuple[list[str], bool]:
+def run_check(settings: Settings, directory: Directory) -> tuple[list[str], bool]:
     scope = settings.scope_value
     layout = settings.layout_value
     lines = [f"bound as: {directory.actor} (server says: {directory.who_am_i()})",

@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from connector.errors import EmptyRoster, TooManyLocks, UnitVanished
-from connector.model import (
+from connector.core.model import (
     Account,
     Layout,
     Person,
@@ -25,7 +24,7 @@ from connector.model import (
     dn_key,
     parent_dn,
 )
-from connector.policy import (
+from connector.core.policy import (
     CLAUSE_NOT_ON_ROSTER,
     CLAUSE_TRANSFER,
     REASON_NOT_ON_ROSTER,
@@ -40,6 +39,7 @@ from connector.policy import (
     should_relabel,
     status_lock,
 )
+from connector.errors import EmptyRoster, TooManyLocks, UnitVanished
 
 
 class Kind(StrEnum):

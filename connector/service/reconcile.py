@@ -16,7 +16,17 @@ from pathlib import Path
 from loguru import logger
 
 from connector.audit import AuditLog
-from connector.directory import Directory, Outcome
+from connector.core.model import Account, Rejected
+from connector.core.plan import Action, Kind, Plan, check_guard, compute_plan, lock_actions
+from connector.core.policy import (
+    CLAUSE_MISUSE,
+    MANUAL_REASONS,
+    LockReason,
+    can_unlock,
+    writable_containers,
+)
+from connector.core.results import Outcome
+from connector.directory.base import Directory
 from connector.errors import (
     ConfigError,
     DirectoryUnavailable,
@@ -24,17 +34,8 @@ from connector.errors import (
     PermissionRefused,
     SafetyAbort,
 )
-from connector.model import Account, Rejected
-from connector.plan import Action, Kind, Plan, check_guard, compute_plan, lock_actions
-from connector.policy import (
-    CLAUSE_MISUSE,
-    MANUAL_REASONS,
-    LockReason,
-    can_unlock,
-    writable_containers,
-)
-from connector.roster import RosterResult, read_roster
 from connector.settings import Settings
+from connector.sources.roster import RosterResult, read_roster
 
 DirectoryFactory = Callable[[], Directory]
 Progress = Callable[[int, int], None]

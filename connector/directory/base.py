@@ -1,0 +1,361 @@
+"""The one directory interface, in the manner of octoDNS's ``BaseProvider``.
+
+``Directory`` owns everything that is the same for every backend: the scope
+check on every write before it is sent, the snapshot built from raw entries,
+the translation of actions into modifications, and the phased, parallel
+apply. A backend implements a handful of ``_`` primitives (a search of raw
+entries, add, modify, exists) and the two non-mutating probes ``check``
+needs. ``ldap.LdapDirectory`` is the real server; ``memory.MemoryDirectory``
+its in-memory twin. Both pass one contract suite (``tests/contract.py``).
+
+How a lock is stored (SPEC §2): ``pwdAccountLockedTime: 000001010000Z`` (the
+ppolicy overlay refuses binds while it is present) plus one ``description``
+value ``bhxh-lock:<clause>:<reason> at=… by=… note=…`` (``core.lockinfo``)
+that says why. An unlock removes both; other descriptions are left alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from typing import Literal
+
+from connector.core import lockinfo
+from connector.core.model import Account, Group, Layout, Scope, Snapshot, dn_key, parent_dn
+from connector.core.plan import PERSON_ATTRIBUTES, Action, Kind
+from connector.core.policy import managed_containers, write_refusal
+from connector.core.results import Outcome
+from connector.errors import (
+    DirectoryError,
+    DirectoryUnavailable,
+    NoSuchValue,
+    ScopeViolation,
+    ValueExists,
+)
+
+LOCKED_VALUE = "000001010000Z"
+PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
+SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "description")
+#: Kinds whose modification depends on the lock values the entry holds now.
+LOCK_KINDS = frozenset({Kind.LOCK, Kind.RELABEL, Kind.UNLOCK})
+
+#: (operation, attribute, values): "replace" with no values removes the attribute.
+Modification = tuple[str, str, tuple[str, ...]]
+#: One entry as a backend returns it: DN and attribute values as text.
+RawEntry = tuple[str, dict[str, list[str]]]
+SearchScope = Literal["base", "one", "sub"]
+
+
+def generalized_now() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%SZ")
+
+
+class Directory(ABC):
+    """What the service needs from a directory; backends fill in the ``_`` methods."""
+
+    actor: str
+    scope: Scope
+    layout: Layout
+    workers: int = 1
+    #: where the backend is connected, for messages (the twin: "memory")
+    url: object = "memory"
+
+    # -- what a backend implements ---------------------------------------------------------
+
+    @abstractmethod
+    def _search(self, base: str, object_class: str, attributes: Sequence[str], *,
+                scope: SearchScope = "sub", uid: str | None = None,
+                limit: int | None = None) -> Iterator[RawEntry]:
+        """Entries of ``object_class`` (``*``: any) under ``base``; a missing base yields
+        nothing. Raises DirectoryError if the server cut the answer short."""
+
+    @abstractmethod
+    def _add(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
+        """Create one entry; DirectoryError (refused) or DirectoryUnavailable (cut off)."""
+
+    @abstractmethod
+    def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
+        """Change one entry; ValueExists / NoSuchValue when an add or delete meets the
+        value (or its absence) already there."""
+
+    @abstractmethod
+    def exists(self, dn: str) -> bool: ...
+
+    @abstractmethod
+    def probe_write(self, dn: str, attribute: str, value: str) -> bool:
+        """Whether this identity may change ``attribute`` of ``dn``, changing nothing."""
+
+    @abstractmethod
+    def probe_add(self, container: str) -> bool | None:
+        """Whether this identity holds the create grant on ``container``, changing
+        nothing (None: cannot tell)."""
+
+    @abstractmethod
+    def who_am_i(self) -> str: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def snapshot(self, scope: Scope) -> Snapshot:
+        """One search per managed OU (SPEC §2): the scope's accounts, its groups and, for
+        a province, the ids under its own ``ou=admins``."""
+        layout = self.layout
+        provinces = _with_own_province(frozenset(
+            values["ou"][0] for _, values in self._search(
+                layout.provinces_dn, "organizationalUnit", ["ou"], scope="one")
+            if values.get("ou")), scope)
+        accounts = [account_from_values(dn, values)
+                    for container in managed_containers(scope, layout, provinces)
+                    for dn, values in self._search(container, "inetOrgPerson",
+                                                   SNAPSHOT_ATTRIBUTES)]
+        groups: dict[str, Group] = {}
+        admin_keys: frozenset[str] = frozenset()
+        if scope.is_it_centre:
+            groups = province_groups(layout, provinces, self._search(
+                layout.groups_dn, "groupOfNames", ["cn", "member"], scope="one"))
+        elif scope.code is not None:
+            admin_keys = frozenset(account_from_values(dn, values).key for dn, values in
+                                   self._search(layout.admins_dn(scope.code), "inetOrgPerson",
+                                                ["uid"]))
+        return Snapshot(tuple(accounts), groups, provinces, self._missing_containers(scope),
+                        admin_keys)
+
+    def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
+        return [account_from_values(dn, values) for container in containers
+                for dn, values in self._search(container, "inetOrgPerson",
+                                               SNAPSHOT_ATTRIBUTES, uid=employee_id)]
+
+    def first_account(self, container: str) -> str | None:
+        """The DN of one account under ``container`` (None if there is none)."""
+        return next((dn for dn, _ in self._search(container, "inetOrgPerson", ["1.1"],
+                                                  limit=1)), None)
+
+    def group_members(self, dn: str) -> frozenset[str] | None:
+        """The normalised ``member`` DNs of a group, or None if it cannot be read."""
+        entries = list(self._search(dn, "groupOfNames", ["member"], scope="base"))
+        if not entries:
+            return None
+        return frozenset(dn_key(member) for member in entries[0][1].get("member", []))
+
+    def lock_values(self, dn: str) -> tuple[str, ...]:
+        """The entry's ``bhxh-lock:`` descriptions as they are now (read just before a
+        lock, relabel or unlock replaces them)."""
+        for _, values in self._search(dn, "*", ["description"], scope="base"):
+            return lockinfo.find(values.get("description", []))[1]
+        return ()
+
+    def _missing_containers(self, scope: Scope) -> frozenset[str]:
+        """Preferred containers (``ou=people,ou=central``) absent from a directory whose
+        area (``ou=central``) exists: new accounts then go straight into the area."""
+        if not scope.is_it_centre:
+            return frozenset()
+        layout = self.layout
+        return frozenset(
+            dn_key(preferred)
+            for preferred, area in ((layout.central_dn, layout.central_area_dn),
+                                    (layout.vendors_dn, layout.vendors_area_dn))
+            if dn_key(preferred) != dn_key(area) and not self.exists(preferred)
+            and self.exists(area))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add_entry(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
+        """Create a structural entry (``bootstrap``): no scope lane applies."""
+        self._add(dn, attributes)
+
+    def check(self, action: Action, within: Sequence[str] | None = None) -> None:
+        """Every write is checked against the scope before it leaves the process."""
+        group = action.kind in (Kind.GROUP_ADD, Kind.GROUP_REMOVE)
+        refusal = write_refusal(self.scope, self.layout, action.dn, group=group,
+                                member=action.member, within=within)
+        if refusal is not None:
+            raise ScopeViolation(f"refused before sending: {refusal}")
+
+    def apply_one(self, action: Action, within: Sequence[str] | None = None) -> None:
+        """Send one action; DirectoryError (the server said no) or DirectoryUnavailable
+        (the connection is gone)."""
+        self.check(action, within)
+        if action.kind is Kind.CREATE:
+            self._add(action.dn, create_attributes(action))
+            return
+        current = self.lock_values(action.dn) if action.kind in LOCK_KINDS and \
+            not action.restore else ()
+        try:
+            self._modify(action.dn, modifications(action, self.actor, generalized_now(),
+                                                  current))
+        except (ValueExists, NoSuchValue):
+            if action.kind not in (Kind.GROUP_ADD, Kind.GROUP_REMOVE) and not action.restore:
+                raise DirectoryError(f"{action.kind} {action.dn}: unexpected state") from None
+            # already a member / already gone / locked again meanwhile: as wanted
+
+    def apply(
+        self,
+        actions: Sequence[Action],
+        on_outcome: Callable[[Outcome], None],
+        stop: threading.Event | None = None,
+        within: Sequence[str] | None = None,
+    ) -> None:
+        """Apply in phases; ``within``: the containers every write must fall in."""
+        apply_in_phases(lambda action: self.apply_one(action, within), actions, on_outcome,
+                        stop, self.workers)
+
+
+# ------------------------------------------------------------------ shared pure helpers
+
+
+def modifications(
+    action: Action, actor: str, now: str, lock_values: Sequence[str] = ()
+) -> list[Modification]:
+    """What an action changes on its entry, independent of the backend.
+
+    ``lock_values``: the entry's current ``bhxh-lock:`` descriptions, replaced
+    by a lock or relabel and removed by an unlock.
+    """
+    if action.kind is Kind.UPDATE:
+        return [("replace", name, (value,) if value is not None else ())
+                for name, value in action.changes]
+    if action.restore:
+        # only the attribute: the record stays as it is (a province may put back a 6.3
+        # hold it may not rewrite); "add" fails if someone locked it meanwhile
+        return [("add", "pwdAccountLockedTime", (LOCKED_VALUE,))]
+    if action.kind in LOCK_KINDS:
+        mods: list[Modification] = []
+        if action.kind is Kind.LOCK:
+            mods.append(("replace", "pwdAccountLockedTime", (LOCKED_VALUE,)))
+        elif action.kind is Kind.UNLOCK:
+            mods.append(("replace", "pwdAccountLockedTime", ()))
+        if lock_values:
+            mods.append(("delete", "description", tuple(lock_values)))
+        if action.kind is not Kind.UNLOCK:
+            record = lockinfo.LockRecord(action.reason, action.clause, now, actor, action.note)
+            mods.append(("add", "description", (record.format(),)))
+        return mods
+    if action.kind is Kind.GROUP_ADD:
+        return [("add", "member", (action.member or "",))]
+    if action.kind is Kind.GROUP_REMOVE:
+        return [("delete", "member", (action.member or "",))]
+    raise ValueError(f"{action.kind} is not a modification")
+
+
+def create_attributes(action: Action) -> dict[str, list[str]]:
+    attributes = {name: [value] for name, value in action.changes if value is not None}
+    attributes["objectClass"] = list(PERSON_CLASSES)
+    return attributes
+
+
+def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
+    """Build an Account from attribute values (case-insensitive names)."""
+    lower = {name.lower(): vals for name, vals in values.items()}
+
+    def one(name: str) -> str | None:
+        vals = lower.get(name.lower())
+        if not vals:
+            return None
+        return vals[0] if len(vals) == 1 else "\n".join(vals)
+
+    employee_id = one("uid") or one("employeeNumber") or dn.split(",", 1)[0].split("=", 1)[-1]
+    person = {name: value for name in PERSON_ATTRIBUTES if (value := one(name)) is not None}
+    record, _ = lockinfo.find(lower.get("description", []))
+    attribute = one("pwdAccountLockedTime") is not None
+    return Account(
+        dn=dn,
+        employee_id=employee_id.split("\n")[0],
+        container=parent_dn(dn),
+        values=person,
+        locked=attribute or record is not None,
+        lock_reason=record.reason if record else None,
+        lock_clause=record.clause if record else None,
+        lock_lost=record is not None and not attribute,
+    )
+
+
+def _with_own_province(provinces: frozenset[str], scope: Scope) -> frozenset[str]:
+    """A province always knows its own code, even if it may not list ou=provinces."""
+    if scope.code is None or scope.code.casefold() in {p.casefold() for p in provinces}:
+        return provinces
+    return provinces | {scope.code}
+
+
+def province_groups(layout: Layout, provinces: frozenset[str],
+                    entries: Iterable[RawEntry]) -> dict[str, Group]:
+    """``cn=province-admins-<CODE>`` entries keyed by the directory's own province code."""
+    known = {code.casefold(): code for code in provinces}
+    prefix = layout.province_group.split("=", 1)[1].split("{code}", 1)[0].lower()
+    groups: dict[str, Group] = {}
+    for dn, values in entries:
+        name = (values.get("cn") or [""])[0]
+        if name.lower().startswith(prefix) and name[len(prefix):].casefold() in known:
+            code = known[name[len(prefix):].casefold()]
+            groups[code] = Group(dn, code, frozenset(values.get("member", [])))
+    return groups
+
+
+def phases(actions: Sequence[Action]) -> list[list[Action]]:
+    """Actions grouped by kind, in plan order: each phase may run in parallel."""
+    grouped: dict[Kind, list[Action]] = {}
+    for action in actions:
+        grouped.setdefault(action.kind, []).append(action)
+    return [grouped[kind] for kind in Kind if kind in grouped]
+
+
+def apply_in_phases(
+    send: Callable[[Action], None],
+    actions: Sequence[Action],
+    on_outcome: Callable[[Outcome], None],
+    stop: threading.Event | None,
+    workers: int,
+) -> None:
+    """Phases run in order (revocations first); inside a phase, ``workers`` in parallel.
+
+    A refused operation is reported and the run goes on; a lost connection or a
+    stop request lets in-flight operations finish, then raises or returns.
+    """
+    unavailable: list[DirectoryUnavailable] = []
+
+    def run(action: Action) -> Outcome:
+        try:
+            send(action)
+        except DirectoryUnavailable as exc:
+            unavailable.append(exc)
+            return Outcome(action, str(exc))
+        except (DirectoryError, ScopeViolation) as exc:
+            return Outcome(action, str(exc))
+        return Outcome(action)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
+        for phase in phases(actions):
+            for outcome in _run_phase(pool, run, phase, workers, unavailable, stop):
+                on_outcome(outcome)
+            if unavailable:
+                raise unavailable[0]
+            if stop is not None and stop.is_set():
+                return
+
+
+def _run_phase(pool: ThreadPoolExecutor, run: Callable[[Action], Outcome],
+               phase: Sequence[Action], workers: int, unavailable: list[DirectoryUnavailable],
+               stop: threading.Event | None) -> Iterator[Outcome]:
+    """At most ``2 × workers`` in flight; nothing new once the link is lost or a stop
+    is asked for."""
+    pending: set[Future[Outcome]] = set()
+    queue = iter(phase)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < workers * 2:
+            action = None if unavailable or (stop is not None and stop.is_set()) else \
+                next(queue, None)
+            if action is None:
+                exhausted = True
+                break
+            pending.add(pool.submit(run, action))
+        if not pending:
+            return
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield future.result()

@@ -1,0 +1,313 @@
+"""The real server, over ldap3: the only module of the connector that imports ldap3.
+
+Connections (one per thread, failover across URLs, TLS always verified), paged
+searches, and the backend primitives of ``base.Directory``. Library errors are
+mapped into the connector's error tree in one place, ``_ldap_errors``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import ldap3
+from ldap3.core import exceptions as lx
+from ldap3.utils.conv import escape_filter_chars
+from loguru import logger
+
+from connector.core.acl import rdn_of
+from connector.core.model import Layout, Scope
+from connector.directory import wire
+from connector.directory.base import Directory, Modification, RawEntry, SearchScope
+from connector.errors import (
+    AccessRefused,
+    ConfigError,
+    DirectoryError,
+    DirectoryUnavailable,
+    NoSuchEntry,
+    NoSuchValue,
+    ValueExists,
+)
+from connector.settings import LdapSettings, LdapUrl
+
+#: Search results that mean "some entries were not returned".
+TRUNCATED = frozenset({"sizeLimitExceeded", "timeLimitExceeded", "adminLimitExceeded"})
+SCOPES = {"base": ldap3.BASE, "one": ldap3.LEVEL, "sub": ldap3.SUBTREE}
+OPERATIONS = {"add": ldap3.MODIFY_ADD, "delete": ldap3.MODIFY_DELETE,
+              "replace": ldap3.MODIFY_REPLACE}
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
+#: ldap3 errors that are the request's fault, not the link's: re-running would not help
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    lx.LDAPInvalidFilterError, lx.LDAPInvalidDnError, lx.LDAPInvalidScopeError,
+    lx.LDAPAttributeError, lx.LDAPObjectClassError, lx.LDAPControlError,
+    lx.LDAPInvalidValueError, lx.LDAPChangeError, lx.LDAPKeyError,
+)
+
+
+@contextlib.contextmanager
+def _ldap_errors(what: str) -> Iterator[None]:
+    """ldap3's exceptions as the connector's: one map for every operation.
+
+    The server said no → a DirectoryError (with the kinds the callers act on);
+    the connection is gone → DirectoryUnavailable (exit 4, transient).
+    """
+    try:
+        yield
+    except lx.LDAPNoSuchObjectResult:
+        raise NoSuchEntry(f"{what}: noSuchObject") from None
+    except lx.LDAPAttributeOrValueExistsResult:
+        raise ValueExists(f"{what}: attributeOrValueExists") from None
+    except lx.LDAPNoSuchAttributeResult:
+        raise NoSuchValue(f"{what}: noSuchAttribute") from None
+    except lx.LDAPInsufficientAccessRightsResult as exc:
+        raise AccessRefused(f"{what}: {describe(exc)}") from None
+    except (lx.LDAPOperationResult, *USAGE_ERRORS) as exc:
+        raise DirectoryError(f"{what}: {describe(exc)}") from None
+    except (lx.LDAPException, OSError) as exc:
+        raise DirectoryUnavailable(f"cut off during {what}: {describe(exc)}") from None
+
+
+class LdapDirectory(Directory):
+    """A real server; one connection per thread."""
+
+    def __init__(self, settings: LdapSettings, layout: Layout, scope: Scope) -> None:
+        self.external = not settings.bind_dn and all(u.scheme == "ldapi" for u in settings.urls)
+        if not self.external and (not settings.bind_dn or settings.bind_password is None):
+            raise ConfigError("CONNECTOR_LDAP__BIND_DN and a bind password are required")
+        self.settings = settings
+        self.layout = layout
+        self.scope = scope
+        self.workers = settings.workers
+        self.actor = settings.bind_dn or "(SASL EXTERNAL)"
+        self.fast = settings.fast_wire
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+        self.url: LdapUrl | None = None
+        self._conn()  # fail fast: unreachable or refused bind is reported before planning
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _server(self, url: LdapUrl) -> Any:
+        timeout = int(self.settings.connect_timeout)
+        if url.scheme == "ldapi":
+            return ldap3.Server(f"ldapi://{url.host}", get_info=ldap3.NONE,
+                                connect_timeout=timeout)
+        tls = None
+        if url.scheme == "ldaps" or self.settings.start_tls:
+            ca = str(self.settings.ca_file) if self.settings.ca_file else None
+            tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ca)
+        return ldap3.Server(url.host, port=url.port or (636 if url.scheme == "ldaps" else 389),
+                            use_ssl=url.scheme == "ldaps", tls=tls, get_info=ldap3.NONE,
+                            connect_timeout=timeout)
+
+    def _credentials(self) -> dict[str, Any]:
+        if self.external:
+            # an empty authorization identity: without it ldap3 leaves the bind "in progress"
+            return {"authentication": ldap3.SASL, "sasl_mechanism": ldap3.EXTERNAL,
+                    "sasl_credentials": ""}
+        password = self.settings.bind_password
+        assert password is not None
+        return {"user": self.actor, "password": password.get_secret_value()}
+
+    def _open(self) -> Any:
+        urls = [self.url] if self.url is not None else list(self.settings.urls)
+        failures: list[str] = []
+        for url in urls:
+            conn = ldap3.Connection(
+                self._server(url), **self._credentials(), client_strategy=ldap3.SYNC,
+                raise_exceptions=True, receive_timeout=int(self.settings.operation_timeout),
+                return_empty_attributes=False, check_names=False, read_only=False,
+                auto_referrals=False)
+            failure = self._bind(conn, url)
+            if failure is not None:
+                failures.append(f"{url}: {failure}")
+                continue
+            self.url = url
+            if self.external and self.actor == "(SASL EXTERNAL)":
+                with contextlib.suppress(lx.LDAPException, OSError):
+                    self.actor = str(conn.extend.standard.who_am_i() or "").removeprefix("dn:")
+            if self.fast:
+                wire.lean_search_entries(conn)
+            with self._lock:
+                self._all.append(conn)
+            return conn
+        raise DirectoryUnavailable("directory unreachable: " + "; ".join(failures))
+
+    def _bind(self, conn: Any, url: LdapUrl) -> str | None:
+        """Open and bind; None on success, the reason when this URL cannot be used (the
+        next one is tried). A refused bind is a configuration error: no failover helps."""
+        try:
+            conn.open()
+            if self.settings.start_tls and url.scheme == "ldap" and not conn.start_tls():
+                raise DirectoryUnavailable(f"StartTLS failed on {url}")
+            conn.bind()
+        except lx.LDAPInvalidCredentialsResult:
+            quiet_unbind(conn)
+            raise ConfigError(
+                f"the directory at {url} refused the bind as {self.actor}: invalid credentials"
+                " (check CONNECTOR_LDAP__BIND_DN and the password)") from None
+        except lx.LDAPOperationResult as exc:
+            quiet_unbind(conn)
+            raise ConfigError(f"the directory at {url} refused the bind as {self.actor}: "
+                              f"{describe(exc)}") from None
+        except (lx.LDAPException, OSError) as exc:
+            quiet_unbind(conn)
+            logger.debug("cannot reach {}: {}", url, describe(exc))
+            reason = describe(exc)
+            if "CERTIFICATE_VERIFY_FAILED" in reason:
+                reason = ("the server's TLS certificate could not be verified (set "
+                          "CONNECTOR_LDAP__CA_FILE to the CA that signed it): "
+                          + reason.split("certificate verify failed:")[-1].split("(")[0].strip())
+            return reason
+        return None
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                quiet_unbind(conn)
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- the backend primitives ----------------------------------------------------------
+
+    def _search(self, base: str, object_class: str, attributes: Sequence[str], *,
+                scope: SearchScope = "sub", uid: str | None = None,
+                limit: int | None = None) -> Iterator[RawEntry]:
+        """One paged search (a missing base yields nothing); a search the server cut
+        short raises, since ldap3 does not, and a short snapshot would hide accounts."""
+        search_filter = f"(objectClass={object_class})"
+        if uid is not None:
+            search_filter = f"(&{search_filter}(uid={escape_filter_chars(uid)}))"
+        conn = self._conn()
+        cookie: bytes | None = None
+        seen = 0
+        while True:
+            try:
+                with _ldap_errors(f"search of {base}"):
+                    conn.search(base, search_filter, search_scope=SCOPES[scope],
+                                attributes=list(attributes), size_limit=limit or 0,
+                                paged_size=None if limit else self.settings.page_size,
+                                paged_cookie=cookie)
+            except NoSuchEntry:
+                if scope != "base":
+                    logger.warning("{} does not exist (run `connector bootstrap`?)", base)
+                return
+            for item in conn.response:
+                if item.get("type") == "searchResEntry":
+                    seen += 1
+                    yield item["dn"], {name: [v.decode("utf-8", "replace") for v in values]
+                                       for name, values in item["raw_attributes"].items()}
+            outcome = conn.result.get("description")
+            if outcome in TRUNCATED and not (limit and outcome == "sizeLimitExceeded"):
+                raise DirectoryError(
+                    f"the server cut the search of {base} short after {seen} entries "
+                    f"({outcome}): give {self.actor} unlimited size/time limits for its OUs "
+                    "(the olcLimits of `connector bootstrap --print-acl`)")
+            controls = conn.result.get("controls") or {}
+            cookie = controls.get(PAGED_RESULTS, {}).get("value", {}).get("cookie")
+            if not cookie or limit:
+                return
+
+    def exists(self, dn: str) -> bool:
+        try:
+            with _ldap_errors(f"reading {dn}"):
+                self._conn().search(dn, "(objectClass=*)", search_scope=ldap3.BASE,
+                                    attributes=["1.1"])
+        except NoSuchEntry:
+            return False
+        return True
+
+    def _add(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
+        conn = self._conn()
+        with _ldap_errors(f"add {dn}"):
+            if self.fast:
+                wire.send_add(conn, dn, attributes)
+            else:
+                conn.add(dn, attributes={k: list(v) for k, v in attributes.items()})
+
+    def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
+        conn = self._conn()
+        with _ldap_errors(f"modify {dn}"):
+            if self.fast:
+                wire.send_modify(conn, dn, mods)
+            else:
+                changes: dict[str, list[tuple[int, list[str]]]] = {}
+                for op, name, values in mods:
+                    changes.setdefault(name, []).append((OPERATIONS[op], list(values)))
+                conn.modify(dn, changes)
+
+    # -- check's probes --------------------------------------------------------------------
+
+    def who_am_i(self) -> str:
+        """The authorization identity the server sees (RFC 4532)."""
+        try:
+            with _ldap_errors("who am I"):
+                identity = self._conn().extend.standard.who_am_i()
+        except DirectoryError as exc:
+            return f"unknown ({exc})"
+        return str(identity or "anonymous").removeprefix("dn:")
+
+    def probe_write(self, dn: str, attribute: str, value: str) -> bool:
+        """Delete a value that is not there: slapd checks access on the whole modification
+        first (insufficientAccessRights), then applies it (noSuchAttribute), and a failed
+        modify leaves the entry as it was."""
+        try:
+            self._modify(dn, [("delete", attribute, (value,))])
+        except NoSuchValue:
+            return True
+        except AccessRefused:
+            return False
+        except DirectoryUnavailable:
+            raise
+        except DirectoryError as exc:
+            raise DirectoryError(f"probe of {attribute} on {dn}: {exc}") from None
+        return True
+
+    def probe_add(self, container: str) -> bool | None:
+        """Add to the container the RDN value it already holds (``ou: people`` to
+        ``ou=people,…``). slapd checks the ACLs first (the delegation grants the OU's
+        group ``add`` on exactly that value, ``core.acl.probe_rule``), then refuses the
+        duplicate: nothing is written whatever the ACLs say. (The No-Op control would be
+        simpler, but on slapd 2.5.13's back-mdb the adds that follow one are lost.)"""
+        attribute, value = rdn_of(container)
+        try:
+            self._modify(container, [("add", attribute, (value,))])
+        except ValueExists:
+            return True
+        except AccessRefused:
+            return False
+        except DirectoryUnavailable:
+            raise
+        except DirectoryError as exc:
+            logger.debug("create probe of {}: {}", container, exc)
+            return None
+        logger.warning("the server accepted a duplicate {} value on {}", attribute, container)
+        return None
+
+
+def quiet_unbind(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.unbind()
+
+
+def describe(exc: BaseException) -> str:
+    """An LDAP error as one line: result name and server message, never a password."""
+    description = getattr(exc, "description", None)
+    message = getattr(exc, "message", None)
+    if description:
+        return f"{description}: {message}" if message else str(description)
+    result = getattr(exc, "result", None)
+    if result is not None:
+        return str(result)
+    return f"{type(exc).__name__}: {exc}".split("\n")[0]
