@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 
 from connector.core.model import (
@@ -25,12 +25,9 @@ from connector.core.model import (
     parent_dn,
 )
 from connector.core.policy import (
-    CLAUSE_NOT_ON_ROSTER,
-    CLAUSE_TRANSFER,
-    REASON_NOT_ON_ROSTER,
-    REASON_RETURNED,
-    REASON_TRANSFERRED,
+    Clause,
     LockReason,
+    Reason,
     area_of,
     canonical_province,
     desired_container,
@@ -56,11 +53,6 @@ class Kind(StrEnum):
 
 _ORDER = {kind: index for index, kind in enumerate(Kind)}
 
-REASON_NEW = "new_on_roster"
-REASON_DUPLICATE = "duplicate_account"
-REASON_CHANGED = "roster_changed"
-REASON_ADMIN_ACTIVE = "admin_active"
-REASON_ADMIN_INACTIVE = "admin_inactive"
 
 #: The note of a lock put back after a password change outside the connector lifted it.
 NOTE_LOCK_LOST = ("lock restored: pwdAccountLockedTime had been removed outside the connector "
@@ -86,9 +78,12 @@ PERSON_ATTRIBUTES = (
 
 @dataclass(frozen=True)
 class Action:
+    """One change to one entry. Only kind, DN and reason are positional."""
+
     kind: Kind
     dn: str
-    reason: str
+    reason: str  # a Reason, or the roster status that demands a lock
+    _: KW_ONLY
     employee_id: str | None = None
     clause: str | None = None
     changes: tuple[tuple[str, str | None], ...] = ()
@@ -280,7 +275,7 @@ class _Planner:
                 OutOfScope(person.employee_id, person.line, person.unit_type.value,
                            person.unit_code, person.role.value if person.role else None)
             )
-            moved = status_lock(person) or LockReason(REASON_TRANSFERRED, CLAUSE_TRANSFER)
+            moved = status_lock(person) or LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
             for account in existing:
                 self.lock(account, moved)
             return
@@ -290,7 +285,7 @@ class _Planner:
         place = area_of(self.layout, target)
         here = [a for a in existing if area_of(self.layout, a.container) == place]
         elsewhere = [a for a in existing if area_of(self.layout, a.container) != place]
-        moved = status_lock(person) or LockReason(REASON_TRANSFERRED, CLAUSE_TRANSFER)
+        moved = status_lock(person) or LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
         for account in elsewhere:
             self.lock(account, moved)
         wanted = desired_values(person, unit_code)
@@ -299,12 +294,12 @@ class _Planner:
             here.sort(key=lambda a: dn_key(a.dn) != expected)  # the uid=<id> entry first
             self.reconcile(here[0], person, wanted)
             for duplicate in here[1:]:  # a second entry for one person: not eligible (Art. 9 §2)
-                self.lock(duplicate, LockReason(REASON_DUPLICATE, CLAUSE_NOT_ON_ROSTER))
+                self.lock(duplicate, LockReason(Reason.DUPLICATE, Clause.NOT_ON_ROSTER))
         elif person.status is Status.ACTIVE:
             dn = account_dn(person.employee_id, target)
             changes = tuple((name, wanted[name]) for name in PERSON_ATTRIBUTES if name in wanted)
-            self.actions.append(Action(Kind.CREATE, dn, REASON_NEW, person.employee_id,
-                                       None, changes))
+            self.actions.append(Action(Kind.CREATE, dn, Reason.NEW,
+                                       employee_id=person.employee_id, changes=changes))
             self.final_locked[dn_key(dn)] = False
             self._note_admin(person, dn)
 
@@ -322,16 +317,17 @@ class _Planner:
         )
         lock = status_lock(person)
         if lock is None and _moved_field_or_unit(current, wanted):
-            lock = LockReason(REASON_TRANSFERRED, CLAUSE_TRANSFER)
+            lock = LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
         if lock is not None:
             self.lock(account, lock)
         if changes:
-            self.actions.append(Action(Kind.UPDATE, account.dn, REASON_CHANGED,
-                                       account.employee_id, None, changes))
+            self.actions.append(Action(Kind.UPDATE, account.dn, Reason.CHANGED,
+                                       employee_id=account.employee_id, changes=changes))
         if lock is None and account.locked:
             if is_liftable(account.lock_clause):
-                self.actions.append(Action(Kind.UNLOCK, account.dn, REASON_RETURNED,
-                                           account.employee_id, account.lock_clause))
+                self.actions.append(Action(Kind.UNLOCK, account.dn, Reason.RETURNED,
+                                           employee_id=account.employee_id,
+                                           clause=account.lock_clause))
                 self.final_locked[dn_key(account.dn)] = False
             else:
                 self.held.append(Held(account.employee_id, account.dn, account.lock_clause,
@@ -347,12 +343,12 @@ class _Planner:
         for account in self.snapshot.accounts:
             if dn_key(account.dn) in self.handled or account.key in protected:
                 continue
-            self.lock(account, LockReason(REASON_NOT_ON_ROSTER, CLAUSE_NOT_ON_ROSTER))
+            self.lock(account, LockReason(Reason.NOT_ON_ROSTER, Clause.NOT_ON_ROSTER))
 
     def units(self, protected: frozenset[str]) -> tuple[UnitCount, ...]:
         """Per unit: accounts, those with no roster row, and the orphan locks planned."""
         locks = {dn_key(a.dn) for a in self.actions
-                 if a.kind is Kind.LOCK and a.reason == REASON_NOT_ON_ROSTER and not a.restore}
+                 if a.kind is Kind.LOCK and a.reason == Reason.NOT_ON_ROSTER and not a.restore}
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         for account in self.snapshot.accounts:
             key = dn_key(account.dn)
@@ -391,12 +387,12 @@ class _Planner:
                         continue
                     if not self.complete and member not in self.handled:
                         continue  # off an incomplete roster: left as it is, like its lock
-                    self.actions.append(Action(Kind.GROUP_REMOVE, group.dn, REASON_ADMIN_INACTIVE,
-                                               employee_id, None, (), dn))
+                    self.actions.append(Action(Kind.GROUP_REMOVE, group.dn, Reason.ADMIN_INACTIVE,
+                                               employee_id=employee_id, member=dn))
             for member in sorted(desired[code] - members):
                 dn, employee_id = known[member]
-                self.actions.append(Action(Kind.GROUP_ADD, group.dn, REASON_ADMIN_ACTIVE,
-                                           employee_id, None, (), dn))
+                self.actions.append(Action(Kind.GROUP_ADD, group.dn, Reason.ADMIN_ACTIVE,
+                                           employee_id=employee_id, member=dn))
 
 
 def lock_actions(account: Account, wanted: LockReason, note: str | None = None) -> list[Action]:
@@ -406,22 +402,24 @@ def lock_actions(account: Account, wanted: LockReason, note: str | None = None) 
     whose ``pwdAccountLockedTime`` is gone is put back (SPEC §2: the record is the truth).
     """
     if not account.locked:
-        return [Action(Kind.LOCK, account.dn, wanted.reason, account.employee_id,
-                       wanted.clause, note=note)]
+        return [Action(Kind.LOCK, account.dn, wanted.reason,
+                       employee_id=account.employee_id, clause=wanted.clause, note=note)]
     if should_relabel(account.lock_clause, wanted, account.lock_reason):
         if account.lock_lost:  # both at once: a full lock with the new record
-            return [Action(Kind.LOCK, account.dn, wanted.reason, account.employee_id,
-                           wanted.clause, note=_join(NOTE_LOCK_LOST, note))]
-        return [Action(Kind.RELABEL, account.dn, wanted.reason, account.employee_id,
-                       wanted.clause, note=note)]
+            return [Action(Kind.LOCK, account.dn, wanted.reason,
+                           employee_id=account.employee_id, clause=wanted.clause,
+                           note=_join(NOTE_LOCK_LOST, note))]
+        return [Action(Kind.RELABEL, account.dn, wanted.reason,
+                       employee_id=account.employee_id, clause=wanted.clause, note=note)]
     if account.lock_lost:
         return [restore_action(account)]
     return []
 
 
 def restore_action(account: Account) -> Action:
-    return Action(Kind.LOCK, account.dn, account.lock_reason or "unknown", account.employee_id,
-                  account.lock_clause, note=NOTE_LOCK_LOST, restore=True)
+    return Action(Kind.LOCK, account.dn, account.lock_reason or "unknown",
+                  employee_id=account.employee_id, clause=account.lock_clause,
+                  note=NOTE_LOCK_LOST, restore=True)
 
 
 def _join(*notes: str | None) -> str:

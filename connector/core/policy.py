@@ -6,46 +6,61 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from connector.core.model import Layout, Person, Role, Scope, Snapshot, Status, UnitType, dn_key
 
-CLAUSE_LEAVE = "6.2.1"
-CLAUSE_TRANSFER = "6.2.2"
-CLAUSE_VIOLATION = "6.2.3"
-CLAUSE_VENDOR_LEAVE = "6.2.4"
-CLAUSE_MISUSE = "6.3"
-CLAUSE_NOT_ON_ROSTER = "9.2"
 
-REASON_TRANSFERRED = "transferred"
-REASON_NOT_ON_ROSTER = "not_on_roster"
-REASON_RETURNED = "returned"
-REASON_MISUSE = "misuse"
+class Clause(StrEnum):
+    """The clause of Decision 2366 behind a lock (SPEC §1)."""
+
+    LEAVE = "6.2.1"  # maternity, long sick or unpaid leave, or left VSS
+    TRANSFER = "6.2.2"  # another field of work or unit
+    VIOLATION = "6.2.3"  # broke the rules on account use
+    VENDOR_LEAVE = "6.2.4"  # the same as 6.2.1, for a vendor's person
+    MISUSE = "6.3"  # the IT Centre's security hold
+    NOT_ON_ROSTER = "9.2"  # not eligible: no roster row, or a second account
+
+
+class Reason(StrEnum):
+    """Why an action is taken, besides the roster statuses themselves."""
+
+    NEW = "new_on_roster"
+    CHANGED = "roster_changed"
+    RETURNED = "returned"
+    NOT_ON_ROSTER = "not_on_roster"
+    DUPLICATE = "duplicate_account"
+    TRANSFERRED = "transferred"
+    MISUSE = "misuse"
+    MANUAL = "manual"
+    ADMIN_ACTIVE = "admin_active"
+    ADMIN_INACTIVE = "admin_inactive"
 
 #: Locks that reconcile lifts by itself when the person is ``active`` again.
-LIFTABLE_CLAUSES = frozenset({CLAUSE_LEAVE, CLAUSE_VENDOR_LEAVE, CLAUSE_NOT_ON_ROSTER})
+LIFTABLE_CLAUSES = frozenset({Clause.LEAVE, Clause.VENDOR_LEAVE, Clause.NOT_ON_ROSTER})
 #: Locks that need an explicit ``connector unlock`` (a lock of unknown origin is
 #: treated the same way: never lift what we cannot explain).
-STICKY_CLAUSES = frozenset({CLAUSE_TRANSFER, CLAUSE_VIOLATION, CLAUSE_MISUSE})
+STICKY_CLAUSES = frozenset({Clause.TRANSFER, Clause.VIOLATION, Clause.MISUSE})
 
 #: Higher rank wins when a locked account gets a new reason to be locked.
-_RANK = {
-    CLAUSE_NOT_ON_ROSTER: 1,
-    CLAUSE_LEAVE: 2,
-    CLAUSE_VENDOR_LEAVE: 2,
-    CLAUSE_TRANSFER: 3,
-    CLAUSE_VIOLATION: 4,
-    CLAUSE_MISUSE: 5,
+_RANK: dict[str, int] = {
+    Clause.NOT_ON_ROSTER: 1,
+    Clause.LEAVE: 2,
+    Clause.VENDOR_LEAVE: 2,
+    Clause.TRANSFER: 3,
+    Clause.VIOLATION: 4,
+    Clause.MISUSE: 5,
 }
 
 #: Reasons a manual ``connector lock`` accepts, with their clause.
 MANUAL_REASONS: dict[str, str] = {
-    REASON_MISUSE: CLAUSE_MISUSE,
-    Status.VIOLATION.value: CLAUSE_VIOLATION,
-    REASON_TRANSFERRED: CLAUSE_TRANSFER,
-    Status.TERMINATED.value: CLAUSE_LEAVE,
-    Status.MATERNITY_LEAVE.value: CLAUSE_LEAVE,
-    Status.SICK_LEAVE.value: CLAUSE_LEAVE,
-    Status.UNPAID_LEAVE.value: CLAUSE_LEAVE,
+    Reason.MISUSE: Clause.MISUSE,
+    Status.VIOLATION.value: Clause.VIOLATION,
+    Reason.TRANSFERRED: Clause.TRANSFER,
+    Status.TERMINATED.value: Clause.LEAVE,
+    Status.MATERNITY_LEAVE.value: Clause.LEAVE,
+    Status.SICK_LEAVE.value: Clause.LEAVE,
+    Status.UNPAID_LEAVE.value: Clause.LEAVE,
 }
 
 
@@ -61,10 +76,10 @@ def status_lock(person: Person) -> LockReason | None:
     if status is Status.ACTIVE:
         return None
     if status is Status.VIOLATION:
-        return LockReason(status.value, CLAUSE_VIOLATION)
+        return LockReason(status.value, Clause.VIOLATION)
     if status is Status.TRANSFERRED:
-        return LockReason(status.value, CLAUSE_TRANSFER)
-    clause = CLAUSE_VENDOR_LEAVE if person.unit_type is UnitType.VENDOR else CLAUSE_LEAVE
+        return LockReason(status.value, Clause.TRANSFER)
+    clause = Clause.VENDOR_LEAVE if person.unit_type is UnitType.VENDOR else Clause.LEAVE
     return LockReason(status.value, clause)
 
 
@@ -95,7 +110,7 @@ def should_relabel(current: str | None, wanted: LockReason, current_reason: str 
 
 def can_unlock(scope: Scope, clause: str | None) -> bool:
     """Art. 6 §3: only the IT Centre lifts a misuse hold."""
-    return scope.is_it_centre or clause != CLAUSE_MISUSE
+    return scope.is_it_centre or clause != Clause.MISUSE
 
 
 def managed_containers(scope: Scope, layout: Layout, provinces: frozenset[str]) -> tuple[str, ...]:

@@ -19,8 +19,8 @@ from connector.audit import AuditLog
 from connector.core.model import Account, Rejected
 from connector.core.plan import Action, Kind, Plan, check_guard, compute_plan, lock_actions
 from connector.core.policy import (
-    CLAUSE_MISUSE,
     MANUAL_REASONS,
+    Clause,
     LockReason,
     can_unlock,
     writable_containers,
@@ -288,7 +288,7 @@ def manual_lock(settings: Settings, directory: Directory, employee_id: str, reas
     if reason not in MANUAL_REASONS:
         raise ConfigError(f"unknown lock reason {reason!r}; one of: {', '.join(MANUAL_REASONS)}")
     clause = MANUAL_REASONS[reason]
-    if clause == CLAUSE_MISUSE and not scope.is_it_centre:
+    if clause == Clause.MISUSE and not scope.is_it_centre:
         raise PermissionRefused("a misuse lock (Art. 6 §3, clause 6.3) is placed by the IT Centre "
                                 f"only; scope {scope} may lock with another reason")
     wanted = LockReason(reason, clause)
@@ -296,8 +296,8 @@ def manual_lock(settings: Settings, directory: Directory, employee_id: str, reas
     for account in _accounts(settings, directory, employee_id):
         if account.locked and account.lock_clause is None and not account.lock_lost:
             # locked by someone else, no record: say why from now on
-            actions.append(Action(Kind.RELABEL, account.dn, reason, account.employee_id, clause,
-                                  note=note))
+            actions.append(Action(Kind.RELABEL, account.dn, reason,
+                                  employee_id=account.employee_id, clause=clause, note=note))
         else:
             actions.extend(lock_actions(account, wanted, note))
     if not actions:
@@ -319,8 +319,9 @@ def manual_unlock(settings: Settings, directory: Directory, employee_id: str,
                 f"{account.dn} is under a security hold (clause 6.3, misuse): only the IT Centre "
                 f"can lift it; scope {scope} may not"
             )
-        actions.append(Action(Kind.UNLOCK, account.dn, "manual", account.employee_id,
-                              account.lock_clause, note=note))
+        actions.append(Action(Kind.UNLOCK, account.dn, "manual",
+                              employee_id=account.employee_id, clause=account.lock_clause,
+                              note=note))
     if not actions:
         return ManualResult("-", [], [], f"{employee_id} is not locked; nothing to do")
     return _run_manual(settings, directory, actions, f"unlocked {employee_id}")

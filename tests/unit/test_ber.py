@@ -49,3 +49,19 @@ def test_modify_request_matches_ldap3(message_id, dn, op, values):
 def test_long_lengths_use_the_long_form():
     assert ber.tlv(0x04, b"x" * 200)[:3] == b"\x04\x81\xc8"
     assert ber.tlv(0x04, b"x" * 70000)[:5] == b"\x04\x83\x01\x11\x70"
+
+
+def test_every_ldap3_internal_the_fast_wire_path_touches_is_still_there():
+    """A canary for an ldap3 upgrade: wire.py uses these attributes of ldap3 2.9.1's
+    connection; if one goes, set CONNECTOR_LDAP__FAST_WIRE=false until wire.py follows."""
+    import ldap3
+
+    from connector.directory.wire import CANARY
+
+    conn = ldap3.Connection(ldap3.Server("127.0.0.1", get_info=ldap3.NONE),
+                            client_strategy=ldap3.SYNC)
+    objects = {"Connection": conn, "Server": conn.server, "strategy": conn.strategy}
+    missing = [f"{owner}.{name}" for owner, name in CANARY
+               if not hasattr(objects[owner], name)]
+    assert missing == []
+    assert ldap3.__version__ == "2.9.1"

@@ -358,8 +358,8 @@ def test_plan_orders_revocations_before_grants_and_serialises():
 
 
 def _locks(n: int, managed: int) -> Plan:
-    actions = tuple(Action(Kind.LOCK, f"uid=U{i},{LAYOUT.central_dn}", "terminated", f"U{i}",
-                           "6.2.1") for i in range(n))
+    actions = tuple(Action(Kind.LOCK, f"uid=U{i},{LAYOUT.central_dn}", "terminated",
+                           employee_id=f"U{i}", clause="6.2.1") for i in range(n))
     return Plan(actions, managed)
 
 

@@ -12,10 +12,12 @@ from tests.helpers import LAYOUT
 
 def plan() -> Plan:
     return Plan(
-        actions=(Action(Kind.LOCK, f"uid=A,{LAYOUT.central_dn}", "terminated", "A", "6.2.1"),
-                 Action(Kind.LOCK, f"uid=B,{LAYOUT.central_dn}", "not_on_roster", "B", "9.2"),
-                 Action(Kind.CREATE, f"uid=C,{LAYOUT.central_dn}", "new_on_roster", "C",
-                        changes=(("cn", "Lê Văn C"),))),
+        actions=(Action(Kind.LOCK, f"uid=A,{LAYOUT.central_dn}", "terminated",
+                        employee_id="A", clause="6.2.1"),
+                 Action(Kind.LOCK, f"uid=B,{LAYOUT.central_dn}", "not_on_roster",
+                        employee_id="B", clause="9.2"),
+                 Action(Kind.CREATE, f"uid=C,{LAYOUT.central_dn}", "new_on_roster",
+                        employee_id="C", changes=(("cn", "Lê Văn C"),))),
         managed=40,
         containers=(LAYOUT.central_dn,),
         held=(Held("D", f"uid=D,{LAYOUT.central_dn}", "6.2.3", "violation"),),
@@ -36,7 +38,8 @@ def test_dry_run_report_lists_every_action_with_reason_and_clause_and_the_counts
 
 
 def test_apply_report_caps_the_table_and_shows_the_result():
-    many = tuple(Action(Kind.CREATE, f"uid=U{i},{LAYOUT.central_dn}", "new_on_roster", f"U{i}")
+    many = tuple(Action(Kind.CREATE, f"uid=U{i},{LAYOUT.central_dn}", "new_on_roster",
+                        employee_id=f"U{i}")
                  for i in range(60))
     result = RunResult("run-2", "it-centre", "cn=x", False, None, Plan(many, 0), duration=1.0)
     text = run_report(result)
