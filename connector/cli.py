@@ -16,7 +16,7 @@ import click
 from loguru import logger
 
 from connector import __version__
-from connector.errors import ConfigError, ConnectorError
+from connector.errors import EXIT_CODES_HELP, ConfigError, ConnectorError, ExitCode
 from connector.logs import setup_logging
 from connector.settings import Settings, load_settings
 
@@ -25,9 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EPILOG = """\b
 Configuration: a TOML file (--config or CONNECTOR_CONFIG) under CONNECTOR_*
 environment variables (nested with __, e.g. CONNECTOR_LDAP__URL), under flags.
-Exit codes: 0 ok, 1 rows rejected or operations failed, 2 usage/configuration,
-3 safety guard (nothing changed), 4 directory unreachable or run cut off,
-5 another run holds the lock (with --no-wait)."""
+""" + EXIT_CODES_HELP
 
 
 def _config_option(func: F) -> F:
@@ -276,7 +274,7 @@ def bootstrap(ctx: click.Context, config: Path | None, units: Path | None, dry_r
     else:
         click.echo(f"{len(result.created)} created, {len(result.planned)} to create, "
                    f"{len(result.existing)} already there, {len(result.failed)} failed")
-    ctx.exit(1 if result.failed else 0)
+    ctx.exit(ExitCode.PARTIAL if result.failed else ExitCode.OK)
 
 
 @cli.command(epilog=EPILOG)
@@ -303,7 +301,7 @@ def check(ctx: click.Context, config: Path | None, scope: str | None) -> None:
         directory.close()
     for line in lines:
         click.echo(line)
-    ctx.exit(0 if ok else 1)
+    ctx.exit(ExitCode.OK if ok else ExitCode.PARTIAL)
 
 
 @cli.command(epilog=EPILOG)
@@ -340,7 +338,7 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
     data = read_status(settings)
     if data is None:
         click.echo(f"no status yet in {settings.state.dir} (the daemon has not run)")
-        ctx.exit(1)
+        ctx.exit(ExitCode.PARTIAL)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -358,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2)
+        sys.exit(ExitCode.USAGE)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -374,5 +372,5 @@ def main(argv: list[str] | None = None) -> None:
         logger.opt(exception=exc).debug("internal error")
         click.echo(f"connector: internal error: {type(exc).__name__}: {exc} (run with -v for "
                    "the traceback)", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.PARTIAL)
     sys.exit(code if isinstance(code, int) else 0)

@@ -24,13 +24,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
-from connector.errors import ConnectorError, RunLocked
+from connector.errors import ConnectorError, ExitCode, Permanent, RunLocked, Transient
 from connector.service.reconcile import DirectoryFactory, RunResult, new_run_id, reconcile
 from connector.service.runlock import run_lock
 from connector.settings import Settings
-
-OUTCOMES = {0: "ok", 1: "partial", 2: "config_error", 3: "guard_tripped", 4: "cut_off",
-            5: "skipped_locked"}
 
 
 def status_path(settings: Settings) -> Path:
@@ -87,16 +84,23 @@ class Daemon:
         except RunLocked as exc:
             code, error = exc.exit_code, str(exc)
             logger.warning("run {} skipped: {}", run_id, exc)
+        except Transient as exc:
+            code, error = exc.exit_code, str(exc)
+            logger.warning("run {} failed, transient: {}; retrying at the next scheduled time",
+                           run_id, exc)
+        except Permanent as exc:
+            code, error = exc.exit_code, str(exc)
+            logger.error("run {} failed and NEEDS ATTENTION (retrying will not help until the "
+                         "settings, the roster or the ACLs are fixed): {}", run_id, exc)
         except ConnectorError as exc:
             code, error = exc.exit_code, str(exc)
-            logger.error("run {} failed ({}): {}; retrying at the next scheduled time", run_id,
-                         "transient" if exc.transient else "needs attention", exc)
+            logger.error("run {} failed: {}; retrying at the next scheduled time", run_id, exc)
         except Exception as exc:  # a bug must not kill the service; it is logged in full
             code, error = 1, f"internal error: {type(exc).__name__}: {exc}"
             logger.opt(exception=exc).error("run {} crashed", run_id)
         finished = time.time()
         self.runs += 1
-        outcome = OUTCOMES.get(code, "failed")
+        outcome = ExitCode(code).outcome if code in set(ExitCode) else "failed"
         summary = result.to_dict()["summary"] if result is not None else {}
         self.status.update({
             "scope": str(self.settings.scope_value),
@@ -110,7 +114,7 @@ class Daemon:
             "runs_since_start": self.runs,
             "pid": os.getpid(),
         })
-        if code in (0, 1):
+        if code in (ExitCode.OK, ExitCode.PARTIAL):
             self.status["last_success"] = self.status["last_finished"]
         _write_status(self.settings, self.status)
         if self.metrics is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from connector.errors import ExitCode
 from connector.service.reconcile import RunResult
 
 
@@ -40,5 +41,5 @@ class Metrics:
         self.rejected.labels(scope).inc(len(result.rejected))
         if result.plan is not None:
             self.managed.labels(scope).set(result.plan.managed)
-        if result.exit_code in (0, 1):
+        if result.exit_code in (ExitCode.OK, ExitCode.PARTIAL):
             self.last_success.labels(scope).set(finished_at)

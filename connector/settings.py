@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -35,6 +37,15 @@ from connector.core.model import Layout, Scope
 from connector.errors import ConfigError
 
 ENV_PREFIX = "CONNECTOR_"
+#: Variables of the CONNECTOR_ prefix that are not settings: the settings file, the
+#: folder of shipped files (``resources``), and the test suite's own switches.
+NOT_SETTINGS = frozenset({"CONNECTOR_CONFIG", "CONNECTOR_CONFIG_DIR"})
+TEST_PREFIX = "CONNECTOR_TEST_"
+#: Named by SPEC §5 for features this version does not have yet: refused as well (a
+#: setting the operator believes on is never ignored), with a message that says why.
+NOT_YET = frozenset({"CONNECTOR_ROSTER__SHEET", "CONNECTOR_UNITS__PATH",
+                     "CONNECTOR_CREDENTIALS__ISSUE", "CONNECTOR_CREDENTIALS__DIR",
+                     "CONNECTOR_REPORT__LANGUAGE", "CONNECTOR_PLAN__MAX_AGE_HOURS"})
 
 
 @dataclass(frozen=True)
@@ -242,6 +253,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     state: StateSettings = StateSettings()
+    _scope: Scope = PrivateAttr(default_factory=lambda: Scope("it-centre"))
 
     @field_validator("scope")
     @classmethod
@@ -273,7 +285,13 @@ class Settings(BaseSettings):
 
     @property
     def scope_value(self) -> Scope:
-        return Scope.parse(self.scope)
+        """The scope, parsed once when the settings were validated."""
+        return self._scope
+
+    @model_validator(mode="after")
+    def _parse_scope(self) -> Settings:
+        self._scope = Scope.parse(self.scope)
+        return self
 
     @property
     def layout_value(self) -> Layout:
@@ -305,6 +323,16 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     class _Loaded(Settings):
         model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
 
+    unknown = unknown_variables(os.environ)
+    not_yet = [name for name in unknown if name.upper() in NOT_YET]
+    if not_yet:
+        raise ConfigError(f"{', '.join(not_yet)}: not supported by this version of the "
+                          "connector; unset it (it would otherwise be silently ignored)")
+    if unknown:
+        raise ConfigError(
+            "unknown setting(s) in the environment: " + ", ".join(unknown) + " (a misspelt "
+            "group or key is never ignored; `connector --help` and the README list the "
+            "variables)")
     clean = _drop_none(overrides)
     try:
         return _Loaded(**clean)
@@ -312,6 +340,33 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
         raise ConfigError(_describe(exc)) from None
     except ValueError as exc:  # TOML syntax errors and the like
         raise ConfigError(f"configuration: {exc}") from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``CONNECTOR_*`` variables that name no setting (SPEC §5): a misspelt group such as
+    ``CONNECTOR_SAFTEY__MAX_LOCK_COUNT`` would otherwise be dropped without a word."""
+    unknown = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NOT_SETTINGS or \
+                upper.startswith(TEST_PREFIX):
+            continue
+        path = upper[len(ENV_PREFIX):].lower().split("__")
+        if not _names_a_field(Settings, path):
+            unknown.append(name)
+    return unknown
+
+
+def _names_a_field(model: type[BaseModel], path: list[str]) -> bool:
+    head, rest = path[0], path[1:]
+    for field_name, info in model.model_fields.items():
+        if head not in (field_name, (info.alias or "").lower()):
+            continue
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return bool(rest) and _names_a_field(annotation, rest)
+        return not rest
+    return False
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:

@@ -516,31 +516,14 @@ def check_guard(
     Raises EmptyRoster (no flag overrides it), UnitVanished or TooManyLocks.
     """
     if roster_rows == 0:
-        raise EmptyRoster(
-            "safety guard: the roster has no data rows; refusing to treat every account as "
-            "not on the roster (nothing was changed)", limit="roster_rows")
+        raise EmptyRoster()
     if allow_mass_lock:
         return
-    approve = " Check the roster, then re-run with --allow-mass-lock if this is intended."
     for unit in plan.units:
         if unit.vanished and unit.accounts >= min_unit_size:
-            raise UnitVanished(
-                f"safety guard: every account of {unit.unit} ({unit.accounts}) is missing from "
-                f"the roster and would be locked as not_on_roster (9.2): a unit that vanishes "
-                f"is an export fault until proven otherwise (CONNECTOR_SAFETY__MIN_UNIT_SIZE="
-                f"{min_unit_size}); nothing was changed." + approve,
-                limit="min_unit_size", count=unit.accounts, threshold=min_unit_size,
-                unit=unit.unit)
+            raise UnitVanished(unit.unit, unit.accounts, min_unit_size)
     locks = plan.lock_count
     if locks > max_lock_count:
-        raise TooManyLocks(
-            f"safety guard: the plan locks {locks} accounts, more than "
-            f"CONNECTOR_SAFETY__MAX_LOCK_COUNT={max_lock_count} (over by {locks - max_lock_count});"
-            " nothing was changed." + approve,
-            limit="max_lock_count", count=locks, threshold=max_lock_count)
+        raise TooManyLocks("max_lock_count", locks, max_lock_count, plan.managed)
     if plan.managed >= RATIO_MIN_ACCOUNTS and locks / plan.managed > max_lock_ratio:
-        raise TooManyLocks(
-            f"safety guard: the plan locks {locks} of {plan.managed} managed accounts "
-            f"({locks / plan.managed:.1%}), more than CONNECTOR_SAFETY__MAX_LOCK_RATIO="
-            f"{max_lock_ratio:g} ({max_lock_ratio:.0%}); nothing was changed." + approve,
-            limit="max_lock_ratio", count=locks, threshold=max_lock_ratio)
+        raise TooManyLocks("max_lock_ratio", locks, max_lock_ratio, plan.managed)

@@ -30,6 +30,7 @@ from connector.directory.base import Directory
 from connector.errors import (
     ConfigError,
     DirectoryUnavailable,
+    ExitCode,
     NotFound,
     PermissionRefused,
     SafetyAbort,
@@ -195,7 +196,7 @@ def reconcile(
             result.duration = time.monotonic() - started
         if result.exit_code == 0 and (result.rejected or result.failed or
                                       not roster.complete):
-            result.exit_code = 1
+            result.exit_code = ExitCode.PARTIAL
         logger.info("run {} finished in {:.2f}s with exit code {}", result.run_id,
                     result.duration, result.exit_code)
     return result

@@ -124,3 +124,48 @@ def test_the_shipped_example_settings_file_loads(monkeypatch, tmp_path):
     monkeypatch.setenv("CONNECTOR_LDAP__BIND_PASSWORD_FILE", str(secret))
     settings = load_settings(example)
     assert settings.ldap.workers == 4 and len(settings.ldap.urls) == 2
+
+
+IMPLEMENTED = [  # SPEC §5, every variable this version implements
+    "CONNECTOR_LDAP__URL", "CONNECTOR_LDAP__BIND_DN", "CONNECTOR_LDAP__BIND_PASSWORD",
+    "CONNECTOR_LDAP__BIND_PASSWORD_FILE", "CONNECTOR_LDAP__BASE_DN", "CONNECTOR_SCOPE",
+    "CONNECTOR_ROSTER__PATH", "CONNECTOR_AUDIT__PATH", "CONNECTOR_SAFETY__MAX_LOCK_COUNT",
+    "CONNECTOR_SAFETY__MAX_LOCK_RATIO", "CONNECTOR_SAFETY__MIN_UNIT_SIZE",
+    "CONNECTOR_SCHEDULE__CRON", "CONNECTOR_SCHEDULE__INTERVAL_SECONDS",
+    "CONNECTOR_SCHEDULE__TIMEZONE", "CONNECTOR_STATE__DIR", "CONNECTOR_LDAP__CONNECT_TIMEOUT",
+    "CONNECTOR_LDAP__OPERATION_TIMEOUT", "CONNECTOR_LDAP__FAST_WIRE", "CONNECTOR_LOG__JSON",
+    "CONNECTOR_LAYOUT__PROVINCE_PEOPLE", "CONNECTOR_CONFIG", "CONNECTOR_CONFIG_DIR",
+    "CONNECTOR_TEST_DOCKER",
+]
+
+
+def test_every_implemented_variable_of_the_spec_is_known():
+    from connector.settings import unknown_variables
+
+    assert unknown_variables(dict.fromkeys(IMPLEMENTED, "x")) == []
+
+
+@pytest.mark.parametrize("variable", [
+    "CONNECTOR_SAFTEY__MAX_LOCK_COUNT",  # a misspelt group: was silently dropped before
+    "CONNECTOR_SAFETY__MAX_LOCK_CONT",  # a misspelt key
+    "CONNECTOR_LDAP",  # a group given a value
+    "CONNECTOR_SCOPE__CODE",  # a plain setting given a key
+    "CONNECTOR_LDAP__URL__HOST",
+    "connector_ldap__ulr",
+])
+def test_an_unknown_connector_variable_stops_the_program_naming_it(monkeypatch, variable):
+    monkeypatch.setenv(variable, "1")
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(None)
+
+
+def test_a_spec_variable_of_a_later_version_is_refused_as_not_supported(monkeypatch):
+    monkeypatch.setenv("CONNECTOR_UNITS__PATH", "units.toml")
+    with pytest.raises(ConfigError, match="CONNECTOR_UNITS__PATH: not supported"):
+        load_settings(None)
+
+
+def test_the_scope_is_parsed_once_into_a_value():
+    settings = load_settings(None, scope="province:bte")
+    assert settings.scope_value is settings.scope_value
+    assert str(settings.scope_value) == "province:BTE"
