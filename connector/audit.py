@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from connector.core.plan import Action
+from connector.core.actions import Action
 
 
 def now_iso() -> str:
@@ -44,17 +44,10 @@ class AuditLog:
             "run_id": self.run_id,
             "actor": self.actor,
             "scope": self.scope,
-            "action": action.kind.value,
-            "employee_id": action.employee_id,
-            "dn": action.dn,
-            "reason": action.reason,
-            "clause": action.clause,
+            **action.to_dict(),  # action, employee_id, dn, reason, clause, changes, member, note
             "dry_run": dry_run,
             "outcome": "failed" if error else "ok",
             "error": error,
-            "member": action.member,
-            "note": action.note,
-            "changes": dict(action.changes) if action.changes else None,
         }
         text = json.dumps(line, ensure_ascii=False, sort_keys=False)
         with self._lock:

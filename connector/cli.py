@@ -18,6 +18,7 @@ from loguru import logger
 from connector import __version__
 from connector.errors import EXIT_CODES_HELP, ConfigError, ConnectorError, ExitCode
 from connector.logs import setup_logging
+from connector.progress import ApplyProgress
 from connector.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,7 +102,7 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
 
     ctx.meta["json"] = as_json
     settings = _settings(ctx, config, scope=scope)
-    with run_lock(settings, wait=not no_wait), _progress(as_json) as progress:
+    with run_lock(settings, wait=not no_wait), ApplyProgress(as_json) as progress:
         result = run(settings, lambda: _connect(settings), dry_run=dry_run,
                      allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress)
     if as_json:
@@ -109,46 +110,6 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
     else:
         click.echo(run_report(result))
     ctx.exit(result.exit_code)
-
-
-class _progress:
-    """A progress bar on stderr for long applies (only on a terminal, never with --json)."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.enabled = not as_json and sys.stderr.isatty()
-        self._bar: Any = None
-        self._task: Any = None
-        self._last_logged = 0
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if total < 50:
-            return
-        if self.enabled:
-            if self._bar is None:
-                from rich.console import Console
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TimeRemainingColumn,
-                )
-
-                self._bar = Progress("applying", BarColumn(), MofNCompleteColumn(),
-                                     TimeRemainingColumn(), console=Console(stderr=True),
-                                     transient=True)
-                self._bar.start()
-                self._task = self._bar.add_task("apply", total=total)
-            self._bar.update(self._task, completed=done)
-        elif done == total or done - self._last_logged >= max(100, total // 10):
-            self._last_logged = done
-            logger.info("applied {}/{} actions", done, total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 @cli.command(epilog=EPILOG, short_help="Lock an account by hand (misuse: Art. 6 §3 hold).")
@@ -175,7 +136,7 @@ def lock(ctx: click.Context, config: Path | None, employee_id: str, reason: str,
       connector lock BTE0003 --reason misuse --note "ticket 4711"
       connector --config bte.toml lock BTE0042 --reason violation
     """
-    from connector.service.reconcile import manual_lock
+    from connector.service.manual import manual_lock
 
     settings = _settings(ctx, config, scope=scope)
     directory = _connect(settings)
@@ -203,7 +164,7 @@ def unlock(ctx: click.Context, config: Path | None, employee_id: str, note: str 
     Examples:
       connector unlock TW0005 --note "violation cleared by decision 12/QD"
     """
-    from connector.service.reconcile import manual_unlock
+    from connector.service.manual import manual_unlock
 
     settings = _settings(ctx, config, scope=scope)
     directory = _connect(settings)

@@ -24,8 +24,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
+from connector.core.results import RunResult
 from connector.errors import ConnectorError, ExitCode, Permanent, RunLocked, Transient
-from connector.service.reconcile import DirectoryFactory, RunResult, new_run_id, reconcile
+from connector.service.reconcile import DirectoryFactory, new_run_id, reconcile
 from connector.service.runlock import run_lock
 from connector.settings import Settings
 

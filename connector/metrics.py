@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from connector.core.results import RunResult
 from connector.errors import ExitCode
-from connector.service.reconcile import RunResult
 
 
 class Metrics:

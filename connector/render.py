@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connector.core.plan import Action, Kind, Plan
-from connector.service.reconcile import RunResult
+from connector.core.actions import Action, Kind, Plan
+from connector.core.results import RunResult
 
 SHOW_REJECTED = 20
 SHOW_ACTIONS_APPLY = 50

@@ -7,14 +7,11 @@ appears in a repr, a log line or an error message.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -34,6 +31,7 @@ from pydantic_settings import (
 )
 
 from connector.core.model import Layout, Scope
+from connector.core.urls import LdapUrl, parse_ldap_urls
 from connector.errors import ConfigError
 
 ENV_PREFIX = "CONNECTOR_"
@@ -46,59 +44,6 @@ TEST_PREFIX = "CONNECTOR_TEST_"
 NOT_YET = frozenset({"CONNECTOR_ROSTER__SHEET", "CONNECTOR_UNITS__PATH",
                      "CONNECTOR_CREDENTIALS__ISSUE", "CONNECTOR_CREDENTIALS__DIR",
                      "CONNECTOR_REPORT__LANGUAGE", "CONNECTOR_PLAN__MAX_AGE_HOURS"})
-
-
-@dataclass(frozen=True)
-class LdapUrl:
-    scheme: str
-    host: str
-    port: int | None
-
-    @property
-    def is_loopback(self) -> bool:
-        if self.scheme == "ldapi":
-            return True
-        if self.host in ("localhost", "localhost.localdomain"):
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
-    def __str__(self) -> str:
-        if self.scheme == "ldapi":
-            return f"ldapi://{self.host}"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}" + (f":{self.port}" if self.port else "")
-
-
-def parse_ldap_urls(text: str) -> tuple[LdapUrl, ...]:
-    """Accept URLs as users type them (``ldap://host:389/`` included); several for failover."""
-    urls: list[LdapUrl] = []
-    for raw in text.split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        parts = urlsplit(item)
-        scheme = parts.scheme.lower()
-        if scheme not in ("ldap", "ldaps", "ldapi"):
-            raise ValueError(f"{item!r}: the scheme must be ldap://, ldaps:// or ldapi://")
-        if scheme == "ldapi":
-            path = unquote(parts.netloc) or parts.path or "/var/run/slapd/ldapi"
-            urls.append(LdapUrl("ldapi", path, None))
-            continue
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise ValueError(f"{item!r}: a server URL takes no DN, query or fragment")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ValueError(f"{item!r}: the port is not a number from 1 to 65535") from None
-        if not parts.hostname:
-            raise ValueError(f"{item!r}: no host name")
-        urls.append(LdapUrl(scheme, parts.hostname, port))
-    if not urls:
-        raise ValueError("no LDAP URL given")
-    return tuple(urls)
 
 
 class _Group(BaseModel):

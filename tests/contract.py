@@ -13,8 +13,8 @@ import threading
 
 import pytest
 
+from connector.core.actions import Action, Kind
 from connector.core.model import Scope
-from connector.core.plan import Action, Kind
 from connector.core.results import Outcome
 from connector.errors import ScopeViolation
 from tests.helpers import LAYOUT

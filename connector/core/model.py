@@ -7,7 +7,7 @@ exhaustively without a server.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
@@ -63,7 +63,7 @@ class Rejected:
     reason: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"line": self.line, "employee_id": self.employee_id, "reason": self.reason}
+        return asdict(self)
 
 
 @dataclass(frozen=True)

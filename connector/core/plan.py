@@ -1,4 +1,4 @@
-"""The plan: roster people + directory snapshot + scope → ordered actions.
+"""The planner: roster people + directory snapshot + scope → ordered actions.
 
 Pure code. Every action carries the employee, the DN, the reason and the
 clause of Decision 2366 that justifies it; one ``to_dict()`` feeds the dry-run
@@ -7,11 +7,18 @@ table, ``--json``, the audit log and the tests.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import KW_ONLY, dataclass, field
-from enum import StrEnum
 
+from connector.core.actions import (
+    PERSON_ATTRIBUTES,
+    Action,
+    Held,
+    Kind,
+    OutOfScope,
+    Plan,
+    UnitCount,
+)
 from connector.core.model import (
     Account,
     Layout,
@@ -36,164 +43,10 @@ from connector.core.policy import (
     should_relabel,
     status_lock,
 )
-from connector.errors import EmptyRoster, TooManyLocks, UnitVanished
-
-
-class Kind(StrEnum):
-    """Action kinds, in the order they are applied: revocations first."""
-
-    GROUP_REMOVE = "group_remove"
-    LOCK = "lock"
-    RELABEL = "relabel"
-    UPDATE = "update"
-    CREATE = "create"
-    UNLOCK = "unlock"
-    GROUP_ADD = "group_add"
-
-
-_ORDER = {kind: index for index, kind in enumerate(Kind)}
-
 
 #: The note of a lock put back after a password change outside the connector lifted it.
 NOTE_LOCK_LOST = ("lock restored: pwdAccountLockedTime had been removed outside the connector "
                   "(a password change lifts it), the lock record was still on the entry")
-#: Below this many managed accounts the ratio limit does not apply (one lock in a
-#: unit of five is 20 %, and that is ordinary).
-RATIO_MIN_ACCOUNTS = 20
-
-#: Person attributes the connector owns, in the order they are shown.
-PERSON_ATTRIBUTES = (
-    "uid",
-    "employeeNumber",
-    "cn",
-    "displayName",
-    "sn",
-    "givenName",
-    "mail",
-    "employeeType",
-    "departmentNumber",
-    "businessCategory",
-)
-
-
-@dataclass(frozen=True)
-class Action:
-    """One change to one entry. Only kind, DN and reason are positional."""
-
-    kind: Kind
-    dn: str
-    reason: str  # a Reason, or the roster status that demands a lock
-    _: KW_ONLY
-    employee_id: str | None = None
-    clause: str | None = None
-    changes: tuple[tuple[str, str | None], ...] = ()
-    member: str | None = None
-    note: str | None = None
-    #: put back a lock whose record is still on the entry: only ``pwdAccountLockedTime``
-    #: is added, the record is left as it is (a province may restore a 6.3 hold it
-    #: may not rewrite)
-    restore: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "action": self.kind.value,
-            "employee_id": self.employee_id,
-            "dn": self.dn,
-            "reason": self.reason,
-            "clause": self.clause,
-            "changes": dict(self.changes) if self.changes else None,
-            "member": self.member,
-            "note": self.note,
-        }
-
-    @property
-    def sort_key(self) -> tuple[int, str, str]:
-        return (_ORDER[self.kind], dn_key(self.dn), self.member or "")
-
-
-@dataclass(frozen=True)
-class Held:
-    """An active person whose sticky lock reconcile will not lift."""
-
-    employee_id: str
-    dn: str
-    clause: str | None
-    reason: str | None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"employee_id": self.employee_id, "dn": self.dn, "clause": self.clause,
-                "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class OutOfScope:
-    employee_id: str
-    line: int
-    unit_type: str
-    unit_code: str
-    role: str | None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"employee_id": self.employee_id, "line": self.line, "unit_type": self.unit_type,
-                "unit_code": self.unit_code, "role": self.role}
-
-
-@dataclass(frozen=True)
-class UnitCount:
-    """One unit's accounts in the snapshot, and how many of them have no roster row."""
-
-    unit: str
-    accounts: int
-    orphans: int
-    orphan_locks: int
-
-    @property
-    def vanished(self) -> bool:
-        """Every account of the unit is off the roster and this plan locks some of them."""
-        return self.orphan_locks > 0 and self.orphans == self.accounts
-
-
-@dataclass(frozen=True)
-class Plan:
-    actions: tuple[Action, ...]
-    managed: int
-    containers: tuple[str, ...] = ()
-    out_of_scope: tuple[OutOfScope, ...] = ()
-    held: tuple[Held, ...] = ()
-    rejected: tuple[Rejected, ...] = field(default_factory=tuple)
-    #: why no account is locked as not_on_roster in this run (None: orphans are locked)
-    orphan_locks_suspended: str | None = None
-    units: tuple[UnitCount, ...] = ()
-
-    @property
-    def lock_count(self) -> int:
-        """New locks, the ones the guard limits; putting a recorded lock back is not one."""
-        return sum(1 for action in self.actions if action.kind is Kind.LOCK and not action.restore)
-
-    @property
-    def restored(self) -> tuple[Action, ...]:
-        return tuple(action for action in self.actions if action.restore)
-
-    def counts(self) -> dict[str, int]:
-        counts = Counter(action.kind.value for action in self.actions)
-        return {kind.value: counts.get(kind.value, 0) for kind in Kind}
-
-    def counts_by_clause(self) -> dict[str, int]:
-        counts = Counter(
-            f"{action.kind.value} {action.clause}" for action in self.actions if action.clause
-        )
-        return dict(sorted(counts.items()))
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "managed_accounts": self.managed,
-            "counts": self.counts(),
-            "counts_by_clause": self.counts_by_clause(),
-            "actions": [action.to_dict() for action in self.actions],
-            "held": [held.to_dict() for held in self.held],
-            "out_of_scope": [row.to_dict() for row in self.out_of_scope],
-        }
-
 
 def desired_values(person: Person, unit_code: str) -> dict[str, str]:
     """The person's entry as the roster describes it; "not given" fields are absent."""
@@ -502,28 +355,3 @@ def id_key_of(rejected: Rejected) -> str:
     return (rejected.employee_id or "").casefold()
 
 
-def check_guard(
-    plan: Plan,
-    *,
-    roster_rows: int,
-    max_lock_count: int,
-    max_lock_ratio: float,
-    allow_mass_lock: bool,
-    min_unit_size: int = 5,
-) -> None:
-    """Refuse a plan that locks too much (octoDNS's TooMuchChange, for accounts).
-
-    Raises EmptyRoster (no flag overrides it), UnitVanished or TooManyLocks.
-    """
-    if roster_rows == 0:
-        raise EmptyRoster()
-    if allow_mass_lock:
-        return
-    for unit in plan.units:
-        if unit.vanished and unit.accounts >= min_unit_size:
-            raise UnitVanished(unit.unit, unit.accounts, min_unit_size)
-    locks = plan.lock_count
-    if locks > max_lock_count:
-        raise TooManyLocks("max_lock_count", locks, max_lock_count, plan.managed)
-    if plan.managed >= RATIO_MIN_ACCOUNTS and locks / plan.managed > max_lock_ratio:
-        raise TooManyLocks("max_lock_ratio", locks, max_lock_ratio, plan.managed)

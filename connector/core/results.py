@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from connector.core.plan import Action
+from connector.core.actions import Action, Plan
+from connector.core.model import Person, Rejected
 
 
 @dataclass(frozen=True)
@@ -17,3 +18,110 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class RosterResult:
+    people: tuple[Person, ...]
+    rejected: tuple[Rejected, ...]
+    columns: tuple[str, ...]
+    rows: int
+    ignored_columns: tuple[str, ...] = ()
+    rejected_keys: frozenset[str] = field(default_factory=frozenset)
+    #: why this file cannot be trusted to list everyone (empty: it can). While it is
+    #: non-empty no account is locked as not_on_roster (SPEC §3).
+    incomplete: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self.rows == 0
+
+    @property
+    def complete(self) -> bool:
+        return not self.incomplete
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    scope: str
+    actor: str
+    dry_run: bool
+    roster: RosterResult | None = None
+    plan: Plan | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+    duration: float = 0.0
+    exit_code: int = 0
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> list[Rejected]:
+        rows = list(self.roster.rejected) if self.roster else []
+        if self.plan:
+            rows += list(self.plan.rejected)
+        return sorted(rows, key=lambda r: r.line)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def to_dict(self) -> dict[str, object]:
+        plan = self.plan
+        errors = {id(o.action): o.error for o in self.outcomes}
+        applied = {id(o.action) for o in self.outcomes}
+        actions = []
+        for action in plan.actions if plan else ():
+            item = action.to_dict()
+            if self.dry_run:
+                item["outcome"] = "planned"
+            elif id(action) in applied:
+                item["outcome"] = "failed" if errors[id(action)] else "ok"
+            else:
+                item["outcome"] = "not_applied"
+            item["error"] = errors.get(id(action))
+            actions.append(item)
+        return {
+            "run_id": self.run_id,
+            "scope": self.scope,
+            "actor": self.actor,
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "summary": {
+                "roster_rows": self.roster.rows if self.roster else 0,
+                "valid_rows": len(self.roster.people) if self.roster else 0,
+                "rejected_rows": len(self.rejected),
+                "out_of_scope_rows": len(plan.out_of_scope) if plan else 0,
+                "managed_accounts": plan.managed if plan else 0,
+                "planned": plan.counts() if plan else {},
+                "planned_by_clause": plan.counts_by_clause() if plan else {},
+                "applied": sum(1 for o in self.outcomes if o.ok),
+                "failed": len(self.failed),
+                "held": len(plan.held) if plan else 0,
+                "locks_restored": len(plan.restored) if plan else 0,
+                "orphan_locks_suspended": bool(plan and plan.orphan_locks_suspended),
+                "orphan_locks_suspended_reason": plan.orphan_locks_suspended if plan else None,
+                "duration_seconds": round(self.duration, 3),
+                "phase_seconds": {k: round(v, 3) for k, v in self.timings.items()},
+            },
+            "actions": actions,
+            "rejected": [r.to_dict() for r in self.rejected],
+            "out_of_scope": [row.to_dict() for row in plan.out_of_scope] if plan else [],
+            "held": [h.to_dict() for h in plan.held] if plan else [],
+            "orphan_locks_suspended": bool(plan and plan.orphan_locks_suspended),
+            "orphan_locks_suspended_reason": plan.orphan_locks_suspended if plan else None,
+            "roster_incomplete": list(self.roster.incomplete) if self.roster else [],
+        }
+
+
+@dataclass
+class ManualResult:
+    run_id: str
+    actions: list[Action]
+    outcomes: list[Outcome]
+    message: str
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(not o.ok for o in self.outcomes) else 0

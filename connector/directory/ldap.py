@@ -20,6 +20,7 @@ from loguru import logger
 
 from connector.core.acl import rdn_of
 from connector.core.model import Layout, Scope
+from connector.core.urls import LdapUrl
 from connector.directory import wire
 from connector.directory.base import Directory, Modification, RawEntry, SearchScope
 from connector.errors import (
@@ -31,7 +32,7 @@ from connector.errors import (
     NoSuchValue,
     ValueExists,
 )
-from connector.settings import LdapSettings, LdapUrl
+from connector.settings import LdapSettings
 
 #: Search results that mean "some entries were not returned".
 TRUNCATED = frozenset({"sizeLimitExceeded", "timeLimitExceeded", "adminLimitExceeded"})

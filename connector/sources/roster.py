@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import stat
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from connector.core.model import Person, Rejected, Role, Status, UnitType, id_key
+from connector.core.results import RosterResult
 from connector.errors import RosterUnreadable
+from connector.sources.files import decode_text, read_regular_file
 
 REQUIRED_COLUMNS = ("employee_id", "full_name", "unit_type", "unit_code", "status")
 OPTIONAL_COLUMNS = ("email", "role", "field")
@@ -33,105 +33,10 @@ MAX_ID = 64
 MAX_TEXT = 256
 
 
-@dataclass(frozen=True)
-class RosterResult:
-    people: tuple[Person, ...]
-    rejected: tuple[Rejected, ...]
-    columns: tuple[str, ...]
-    rows: int
-    ignored_columns: tuple[str, ...] = ()
-    rejected_keys: frozenset[str] = field(default_factory=frozenset)
-    #: why this file cannot be trusted to list everyone (empty: it can). While it is
-    #: non-empty no account is locked as not_on_roster (SPEC §3).
-    incomplete: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return self.rows == 0
-
-    @property
-    def complete(self) -> bool:
-        return not self.incomplete
-
-
-#: A roster is a few MB even for the whole sector; refuse before reading gigabytes.
-MAX_BYTES = 512 * 1024 * 1024
-#: How many completeness problems are spelled out (the count is always given).
-SHOW_INCOMPLETE = 5
-
-
 def read_roster(path: Path | str) -> RosterResult:
     """Read and validate a roster file; raise RosterUnreadable if it cannot be used."""
     file = Path(path)
-    return parse_roster(_read_regular_file(file), source=str(file))
-
-
-def _read_regular_file(file: Path) -> bytes:
-    """The file's bytes, refusing at once anything that is not a regular file.
-
-    ``stat`` first (it never opens, so a FIFO or a device is refused without
-    touching it), then a non-blocking open and ``fstat`` of what was opened, in case
-    the path was swapped in between. A FIFO would otherwise block ``open()`` for
-    ever and ``/dev/zero`` would be read until memory runs out.
-    """
-    try:
-        kind = _file_kind(os.stat(file).st_mode)
-        if kind is None:
-            fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            try:
-                info = os.fstat(fd)
-                kind = _file_kind(info.st_mode)
-                if kind is None:
-                    if info.st_size > MAX_BYTES:
-                        raise RosterUnreadable(
-                            f"roster is {info.st_size} bytes, more than the {MAX_BYTES} a "
-                            f"roster may have: {file}")
-                    with os.fdopen(fd, "rb", closefd=True) as handle:
-                        fd = -1
-                        data = handle.read(MAX_BYTES + 1)
-                    if len(data) > MAX_BYTES:
-                        raise RosterUnreadable(f"roster grew past {MAX_BYTES} bytes while "
-                                               f"being read: {file}")
-                    return data
-            finally:
-                if fd >= 0:
-                    os.close(fd)
-    except FileNotFoundError:
-        raise RosterUnreadable(f"roster not found: {file}") from None
-    except PermissionError:
-        raise RosterUnreadable(f"roster cannot be read (permission denied): {file}") from None
-    except OSError as exc:
-        raise RosterUnreadable(f"roster cannot be read: {file}: {exc.strerror}") from None
-    raise RosterUnreadable(f"roster is {kind}, not a regular file: {file} (refused without "
-                           "reading it)")
-
-
-def _file_kind(mode: int) -> str | None:
-    """None for a regular file, else what it is (for the message)."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def _decode(data: bytes, source: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise RosterUnreadable(f"{source} is UTF-16, not UTF-8 (save it as \"CSV UTF-8\")")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise RosterUnreadable(
-            f"{source} is not UTF-8 (invalid byte at offset {exc.start}, line {line}; "
-            "a name pasted from a cp1258 or latin-1 file does this)"
-        ) from None
+    return parse_roster(read_regular_file(file), source=str(file))
 
 
 class _Lines:
@@ -170,12 +75,29 @@ def _tied_id(raw: str) -> str | None:
 
 
 def parse_roster(data: bytes, source: str = "roster") -> RosterResult:
-    text = _decode(data, source)
+    """Header, rows, then duplicates: each step can only reject, never guess."""
+    text = decode_text(data, source)
     if not text.strip():
         raise RosterUnreadable(f"{source} has no header row (the file is empty)")
     # strict: a quote in the wrong place is an unreadable row, never a guess, and a
     # file that ends inside a quoted field is reported instead of swallowed
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = _read_header(reader, source)
+    rows = _Rows(header, _Lines(text))
+    rows.read(reader, source)
+    people, rejected = _resolve_duplicates(rows.parsed)
+    return RosterResult(
+        people=tuple(people),
+        rejected=tuple(rejected),
+        columns=tuple(header),
+        rows=rows.count,
+        ignored_columns=tuple(name for name in header if name not in KNOWN_COLUMNS),
+        rejected_keys=frozenset(id_key(r.employee_id) for r in rejected if r.employee_id),
+        incomplete=tuple(rows.incomplete),
+    )
+
+
+def _read_header(reader: Any, source: str) -> list[str]:
     try:
         header_row = next(reader)
     except csv.Error as exc:
@@ -195,54 +117,73 @@ def parse_roster(data: bytes, source: str = "roster") -> RosterResult:
             f"{source}: required column(s) missing from the header: {', '.join(missing)}"
             f" (header is: {', '.join(header) or 'empty'})"
         )
-    ignored = tuple(name for name in header if name not in KNOWN_COLUMNS)
-    id_index = header.index("employee_id")
-    physical = _Lines(text)
+    return header
 
-    parsed: list[tuple[int, str | None, Person | str]] = []
-    incomplete: list[str] = []
-    rows = 0
-    line = reader.line_num + 1
-    while True:
-        start = line
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            if str(exc) == "unexpected end of data":
-                raise RosterUnreadable(
-                    f"{source}: the file ends inside a quoted field opened on line {start} "
-                    "(a copy cut short, or a stray '\"'); nothing was read as the roster"
-                ) from None
-            line = reader.line_num + 1
-            rows += 1
-            row_id = _salvage_id(physical[start], id_index)
-            parsed.append((start, row_id, f"unreadable row: {exc}"))
-            if line - start > 1:
-                incomplete.append(_spans(start, line - 1))
-            if row_id is None:
-                incomplete.append(f"line {start}: the unreadable row cannot be tied to one "
-                                  "employee_id")
-            continue
+
+#: (line, employee_id as the row gives it, the Person or the reason it is rejected)
+Parsed = tuple[int, str | None, Person | str]
+
+
+class _Rows:
+    """The data rows, one record at a time, with where each began and ended."""
+
+    def __init__(self, header: list[str], physical: _Lines) -> None:
+        self.header = header
+        self.id_index = header.index("employee_id")
+        self.physical = physical
+        self.parsed: list[Parsed] = []
+        self.incomplete: list[str] = []
+        self.count = 0
+
+    def read(self, reader: Any, source: str) -> None:
         line = reader.line_num + 1
-        if not any(cell.strip() for cell in record):
-            continue  # blank line
-        rows += 1
-        if line - start > 1:
-            incomplete.append(_spans(start, line - 1))
-        raw_id = record[id_index] if len(record) > id_index else ""
-        if _tied_id(raw_id) is None:
-            incomplete.append(f"line {start}: the row cannot be tied to one employee_id")
-        row_id = unicodedata.normalize("NFC", raw_id).strip() or None
-        if len(record) != len(header):
-            parsed.append(
-                (start, row_id, f"has {len(record)} fields, the header has {len(header)}")
-            )
-            continue
-        values = dict(zip(header, record, strict=True))
-        parsed.append((start, row_id, _person(values, start)))
+        while True:
+            start = line
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if str(exc) == "unexpected end of data":
+                    raise RosterUnreadable(
+                        f"{source}: the file ends inside a quoted field opened on line {start} "
+                        "(a copy cut short, or a stray '\"'); nothing was read as the roster"
+                    ) from None
+                line = reader.line_num + 1
+                self._unreadable(start, line - 1, exc)
+                continue
+            line = reader.line_num + 1
+            if any(cell.strip() for cell in record):  # else a blank line
+                self._record(start, line - 1, record)
 
+    def _unreadable(self, start: int, end: int, exc: csv.Error) -> None:
+        self.count += 1
+        row_id = _salvage_id(self.physical[start], self.id_index)
+        self.parsed.append((start, row_id, f"unreadable row: {exc}"))
+        if end > start:
+            self.incomplete.append(_spans(start, end))
+        if row_id is None:
+            self.incomplete.append(f"line {start}: the unreadable row cannot be tied to one "
+                                   "employee_id")
+
+    def _record(self, start: int, end: int, record: list[str]) -> None:
+        self.count += 1
+        if end > start:
+            self.incomplete.append(_spans(start, end))
+        raw_id = record[self.id_index] if len(record) > self.id_index else ""
+        if _tied_id(raw_id) is None:
+            self.incomplete.append(f"line {start}: the row cannot be tied to one employee_id")
+        row_id = unicodedata.normalize("NFC", raw_id).strip() or None
+        if len(record) != len(self.header):
+            self.parsed.append(
+                (start, row_id, f"has {len(record)} fields, the header has {len(self.header)}"))
+            return
+        self.parsed.append((start, row_id, _person(dict(zip(self.header, record, strict=True)),
+                                                   start)))
+
+
+def _resolve_duplicates(parsed: list[Parsed]) -> tuple[list[Person], list[Rejected]]:
+    """Every row of an employee_id that appears twice is rejected (case-insensitively)."""
     by_key: dict[str, list[int]] = defaultdict(list)
     for start, row_id, _ in parsed:
         if row_id:
@@ -258,16 +199,7 @@ def parse_roster(data: bytes, source: str = "roster") -> RosterResult:
             rejected.append(Rejected(start, row_id, outcome))
         else:
             people.append(outcome)
-    keys = frozenset(id_key(r.employee_id) for r in rejected if r.employee_id)
-    return RosterResult(
-        people=tuple(people),
-        rejected=tuple(rejected),
-        columns=tuple(header),
-        rows=rows,
-        ignored_columns=ignored,
-        rejected_keys=keys,
-        incomplete=tuple(incomplete),
-    )
+    return people, rejected
 
 
 def _spans(first: int, last: int) -> str:

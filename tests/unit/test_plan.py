@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from connector.core.actions import Action, Kind, Plan
+from connector.core.guard import check_guard
 from connector.core.model import Account, Group, Scope, Snapshot
-from connector.core.plan import Action, Kind, Plan, check_guard, compute_plan
+from connector.core.plan import compute_plan
 from connector.errors import SafetyAbort
 from tests.helpers import LAYOUT, account_of, person, snapshot
 

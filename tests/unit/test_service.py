@@ -15,7 +15,8 @@ from connector.core.plan import compute_plan
 from connector.core.tree import tree_entries
 from connector.directory.memory import MemoryDirectory
 from connector.errors import NotFound, PermissionRefused, RosterUnreadable
-from connector.service.reconcile import manual_lock, manual_unlock, reconcile
+from connector.service.manual import manual_lock, manual_unlock
+from connector.service.reconcile import reconcile
 from connector.settings import load_settings
 from connector.sources.roster import parse_roster
 from connector.testing.slapd import sample_units

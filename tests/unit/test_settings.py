@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from connector.core.urls import parse_ldap_urls
 from connector.errors import ConfigError
-from connector.settings import load_settings, parse_ldap_urls
+from connector.settings import load_settings
 
 
 @pytest.fixture(autouse=True)

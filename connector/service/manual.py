@@ -1,0 +1,97 @@
+"""``connector lock`` and ``connector unlock``: one account, by hand, audited.
+
+A misuse lock (Art. 6 §3, clause 6.3) is the IT Centre's security hold; a
+province may lock and unlock its own staff for the other reasons.
+"""
+
+from __future__ import annotations
+
+from connector.audit import AuditLog
+from connector.core.actions import Action, Kind
+from connector.core.model import Account
+from connector.core.plan import lock_actions
+from connector.core.policy import (
+    MANUAL_REASONS,
+    Clause,
+    LockReason,
+    can_unlock,
+    writable_containers,
+)
+from connector.core.results import ManualResult, Outcome
+from connector.directory.base import Directory
+from connector.errors import ConfigError, NotFound, PermissionRefused
+from connector.service.reconcile import new_run_id
+from connector.settings import Settings
+
+
+def _accounts(settings: Settings, directory: Directory, employee_id: str) -> list[Account]:
+    containers = writable_containers(settings.scope_value, settings.layout_value)
+    accounts = directory.find_accounts(employee_id, containers)
+    if not accounts:
+        raise NotFound(f"no account with employee_id {employee_id} in the OUs of scope "
+                       f"{settings.scope_value}")
+    return accounts
+
+
+def _run_manual(settings: Settings, directory: Directory, actions: list[Action],
+                message: str) -> ManualResult:
+    run_id = new_run_id()
+    audit = AuditLog(settings.audit.path, run_id=run_id, actor=directory.actor,
+                     scope=str(settings.scope_value))
+    outcomes: list[Outcome] = []
+
+    def on_outcome(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        audit.record(outcome.action, dry_run=False, error=outcome.error)
+
+    try:
+        directory.apply(actions, on_outcome)
+    finally:
+        audit.close()
+    return ManualResult(run_id, actions, outcomes, message)
+
+
+def manual_lock(settings: Settings, directory: Directory, employee_id: str, reason: str,
+                note: str | None = None) -> ManualResult:
+    """``connector lock``: Art. 6 §3 (misuse, IT Centre only) and the other lock reasons."""
+    scope = settings.scope_value
+    if reason not in MANUAL_REASONS:
+        raise ConfigError(f"unknown lock reason {reason!r}; one of: {', '.join(MANUAL_REASONS)}")
+    clause = MANUAL_REASONS[reason]
+    if clause == Clause.MISUSE and not scope.is_it_centre:
+        raise PermissionRefused("a misuse lock (Art. 6 §3, clause 6.3) is placed by the IT Centre "
+                                f"only; scope {scope} may lock with another reason")
+    wanted = LockReason(reason, clause)
+    actions: list[Action] = []
+    for account in _accounts(settings, directory, employee_id):
+        if account.locked and account.lock_clause is None and not account.lock_lost:
+            # locked by someone else, no record: say why from now on
+            actions.append(Action(Kind.RELABEL, account.dn, reason,
+                                  employee_id=account.employee_id, clause=clause, note=note))
+        else:
+            actions.extend(lock_actions(account, wanted, note))
+    if not actions:
+        return ManualResult("-", [], [], f"{employee_id} is already locked; nothing to do")
+    return _run_manual(settings, directory, actions,
+                       f"locked {employee_id} ({reason}, clause {clause})")
+
+
+def manual_unlock(settings: Settings, directory: Directory, employee_id: str,
+                  note: str | None = None) -> ManualResult:
+    """``connector unlock``: lifts sticky locks too, but a 6.3 hold only for the IT Centre."""
+    scope = settings.scope_value
+    actions: list[Action] = []
+    for account in _accounts(settings, directory, employee_id):
+        if not account.locked:
+            continue
+        if not can_unlock(scope, account.lock_clause):
+            raise PermissionRefused(
+                f"{account.dn} is under a security hold (clause 6.3, misuse): only the IT Centre "
+                f"can lift it; scope {scope} may not"
+            )
+        actions.append(Action(Kind.UNLOCK, account.dn, "manual",
+                              employee_id=account.employee_id, clause=account.lock_clause,
+                              note=note))
+    if not actions:
+        return ManualResult("-", [], [], f"{employee_id} is not locked; nothing to do")
+    return _run_manual(settings, directory, actions, f"unlocked {employee_id}")
