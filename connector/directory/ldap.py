@@ -263,17 +263,10 @@ class LdapDirectory(Directory):
         """Delete a value that is not there: slapd checks access on the whole modification
         first (insufficientAccessRights), then applies it (noSuchAttribute), and a failed
         modify leaves the entry as it was."""
-        try:
-            self._modify(dn, [("delete", attribute, (value,))])
-        except NoSuchValue:
-            return True
-        except AccessRefused:
-            return False
-        except DirectoryUnavailable:
-            raise
-        except DirectoryError as exc:
-            raise DirectoryError(f"probe of {attribute} on {dn}: {exc}") from None
-        return True
+        answer = self._probe(dn, ("delete", attribute, (value,)), NoSuchValue)
+        if answer is None:
+            raise DirectoryError(f"probe of {attribute} on {dn}: unexpected answer")
+        return answer
 
     def probe_add(self, container: str) -> bool | None:
         """Add to the container the RDN value it already holds (``ou: people`` to
@@ -282,19 +275,25 @@ class LdapDirectory(Directory):
         duplicate: nothing is written whatever the ACLs say. (The No-Op control would be
         simpler, but on slapd 2.5.13's back-mdb the adds that follow one are lost.)"""
         attribute, value = rdn_of(container)
+        return self._probe(container, ("add", attribute, (value,)), ValueExists)
+
+    def _probe(self, dn: str, mod: Modification, allowed: type[DirectoryError]) -> bool | None:
+        """A modification meant to be refused: ``allowed`` (the value check, reached only
+        past the ACLs) means yes, insufficientAccessRights no, anything else None. A lost
+        connection is raised as such (exit 4), never shown as an internal error."""
         try:
-            self._modify(container, [("add", attribute, (value,))])
-        except ValueExists:
+            self._modify(dn, [mod])
+        except allowed:
             return True
         except AccessRefused:
             return False
         except DirectoryUnavailable:
             raise
         except DirectoryError as exc:
-            logger.debug("create probe of {}: {}", container, exc)
+            logger.debug("probe of {}: {}", dn, exc)
             return None
-        logger.warning("the server accepted a duplicate {} value on {}", attribute, container)
-        return None
+        logger.warning("the server accepted the probe {} on {}", mod, dn)
+        return True
 
 
 def quiet_unbind(conn: Any) -> None:
