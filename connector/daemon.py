@@ -13,7 +13,8 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,6 +62,8 @@ class Daemon:
         self.runs = 0
         self.status: dict[str, Any] = read_status(settings) or {}
         self.metrics: Any = None
+        #: set by ``serve``: schedule one early retry after a cut-off run
+        self.retry: Callable[[], None] | None = None
         if settings.metrics.port:
             from connector.metrics import Metrics
 
@@ -82,6 +85,9 @@ class Daemon:
                 result = reconcile(self.settings, self.connect, stop=self.stop, run_id=run_id)
             code = result.exit_code
             error = result.error
+            if code == ExitCode.UNAVAILABLE:
+                logger.warning("run {} cut off, transient: {}; the next run converges", run_id,
+                               error)
         except RunLocked as exc:
             code, error = exc.exit_code, str(exc)
             logger.warning("run {} skipped: {}", run_id, exc)
@@ -121,6 +127,8 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.observe(str(self.settings.scope_value), result, outcome,
                                  finished - started, finished)
+        if code == ExitCode.UNAVAILABLE and self.retry is not None and not self.stop.is_set():
+            self.retry()
         return code
 
     def trigger(self) -> IntervalTrigger | CronTrigger:
@@ -144,6 +152,20 @@ class Daemon:
             logger.error("scheduled run raised: {}", event.exception)
 
         scheduler.add_listener(on_error, EVENT_JOB_ERROR)
+
+        def retry() -> None:
+            """A run cut off by an outage is retried after RETRY_SECONDS rather than a full
+            cron period (one pending retry at a time; the schedule itself is unchanged)."""
+            if not schedule.retry_seconds:
+                return
+            when = datetime.now(ZoneInfo(schedule.timezone)) + timedelta(
+                seconds=schedule.retry_seconds)
+            scheduler.add_job(self.run_once, "date", run_date=when, id="retry",
+                              replace_existing=True, max_instances=1)
+            logger.info("retrying at {} ({} s)", when.isoformat(timespec="seconds"),
+                        schedule.retry_seconds)
+
+        self.retry = retry
 
         def on_signal(signum: int, _frame: object) -> None:
             logger.info("received {}; finishing the current operation and stopping",

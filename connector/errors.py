@@ -17,6 +17,7 @@
     │   └── DirectoryUnavailable    unreachable / cut off (exit 4); also a DirectoryError
     └── DirectoryError              the server said no (exit 1 per operation)
         ├── NoSuchEntry             the entry (or the base of a search) is not there
+        ├── EntryExists             an added entry is already there
         ├── ValueExists             an added value is already there
         ├── NoSuchValue             a deleted value is not there
         └── AccessRefused           insufficientAccessRights
@@ -110,6 +111,10 @@ class DirectoryUnavailable(DirectoryError, Transient):
 
 
 class NoSuchEntry(DirectoryError):
+    pass
+
+
+class EntryExists(DirectoryError):
     pass
 
 

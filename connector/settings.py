@@ -122,6 +122,9 @@ class ScheduleSettings(_Group):
     timezone: str = Field("Asia/Ho_Chi_Minh", description="time zone of the cron expression")
     run_at_start: bool = Field(True, description="run once as soon as the daemon starts")
     misfire_grace_seconds: int = Field(300, ge=1, description="a run late by more is skipped")
+    retry_seconds: int = Field(60, ge=0, description="after a run cut off by an outage (exit 4), "
+                               "one early retry this many seconds later instead of waiting for "
+                               "the next scheduled time; 0: wait")
 
     @field_validator("timezone")
     @classmethod

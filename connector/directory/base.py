@@ -30,6 +30,7 @@ from connector.core.results import Outcome
 from connector.directory.apply import apply_in_phases
 from connector.errors import (
     DirectoryError,
+    EntryExists,
     NoSuchValue,
     ScopeViolation,
     ValueExists,
@@ -149,6 +150,21 @@ class Directory(ABC):
             return lockinfo.find(values.get("description", []))[1]
         return ()
 
+    def _holds(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> bool:
+        """Whether the entry at ``dn`` has exactly these values (object classes: at least
+        these), i.e. is the entry a create would have made."""
+        for _, values in self._search(dn, "*", ["*"], scope="base"):
+            lower = {name.lower(): set(vals) for name, vals in values.items()}
+            for name, wanted in attributes.items():
+                have = lower.get(name.lower(), set())
+                if name.lower() == "objectclass":
+                    if {v.lower() for v in wanted} - {v.lower() for v in have}:
+                        return False
+                elif have != set(wanted):
+                    return False
+            return True
+        return False
+
     def _missing_containers(self, scope: Scope) -> frozenset[str]:
         """Preferred containers (``ou=people,ou=central``) absent from a directory whose
         area (``ou=central``) exists: new accounts then go straight into the area."""
@@ -181,7 +197,14 @@ class Directory(ABC):
         (the connection is gone)."""
         self.check(action, within)
         if action.kind is Kind.CREATE:
-            self._add(action.dn, create_attributes(action))
+            attributes = create_attributes(action)
+            try:
+                self._add(action.dn, attributes)
+            except EntryExists:
+                if not self._holds(action.dn, attributes):
+                    raise
+                # replication (or a run cut off after the server committed it) already
+                # delivered exactly this entry: the create is done, not failed
             return
         current = self.lock_values(action.dn) if action.kind in LOCK_KINDS and \
             not action.restore else ()

@@ -28,6 +28,7 @@ from connector.errors import (
     ConfigError,
     DirectoryError,
     DirectoryUnavailable,
+    EntryExists,
     NoSuchEntry,
     NoSuchValue,
     ValueExists,
@@ -59,6 +60,8 @@ def _ldap_errors(what: str) -> Iterator[None]:
         yield
     except lx.LDAPNoSuchObjectResult:
         raise NoSuchEntry(f"{what}: noSuchObject") from None
+    except lx.LDAPEntryAlreadyExistsResult:
+        raise EntryExists(f"{what}: entryAlreadyExists") from None
     except lx.LDAPAttributeOrValueExistsResult:
         raise ValueExists(f"{what}: attributeOrValueExists") from None
     except lx.LDAPNoSuchAttributeResult:

@@ -14,7 +14,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from connector.core.model import Layout, Scope, dn_key, parent_dn
 from connector.core.policy import write_refusal
 from connector.directory.base import Directory, Modification, RawEntry, SearchScope
-from connector.errors import DirectoryError, NoSuchEntry, NoSuchValue, ValueExists
+from connector.errors import (
+    DirectoryError,
+    EntryExists,
+    NoSuchEntry,
+    NoSuchValue,
+    ValueExists,
+)
 
 
 class MemoryDirectory(Directory):
@@ -63,7 +69,7 @@ class MemoryDirectory(Directory):
     def _add(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
         self._maybe_fail(dn)
         if dn_key(dn) in self.entries:
-            raise DirectoryError(f"add {dn}: entryAlreadyExists")
+            raise EntryExists(f"add {dn}: entryAlreadyExists")
         if parent_dn(dn) and parent_dn(dn_key(dn)) not in self.entries:
             raise NoSuchEntry(f"add {dn}: noSuchObject")
         self.writes += 1

@@ -15,7 +15,7 @@ import pytest
 
 from connector.testing.slapd import SlapdServer, free_port
 from tests.conftest import connector_env
-from tests.helpers import roster_csv, row, run_cli
+from tests.helpers import LAYOUT, roster_csv, row, run_cli
 
 pytestmark = pytest.mark.integration
 STOP_BOUND_SECONDS = 10  # the bound the README states for a clean stop
@@ -199,3 +199,40 @@ def test_json_logs_carry_the_run_id_and_never_the_password(slapd, tmp_path, daem
     everything = (tmp_path / "daemon.log").read_text() + (tmp_path / "connector.log").read_text()
     assert slapd.root_password not in everything
     assert "snapshot" in (tmp_path / "connector.log").read_text()  # the file sink got the run
+
+
+def test_a_slapd_killed_in_the_middle_of_a_daemon_run_is_survived_and_converged(
+        slapd, tmp_path, daemon_env):
+    """SIGKILL of slapd while the daemon applies 3,000 creates: that run is cut off
+    (exit 4, logged as transient), the daemon keeps ticking, and after the restart the
+    next tick creates the rest, each account exactly once."""
+    people = 3000
+    (tmp_path / "roster.csv").write_text(roster_csv([row(f"K{i:05d}") for i in range(people)]),
+                                         encoding="utf-8")
+    env = dict(daemon_env, CONNECTOR_SAFETY__MAX_LOCK_COUNT="100000")
+    process = start_daemon(env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: len(audit_lines(tmp_path)) >= 300, what="the run to be applying")
+        assert slapd.process is not None
+        slapd.process.kill()
+        slapd.process.wait()
+        slapd.process = None
+        wait_for(lambda: "transient" in (tmp_path / "daemon.log").read_text(),
+                 what="the cut-off run to be logged as transient")
+        assert process.poll() is None, "the daemon died with the directory"
+        slapd.resume()
+        wait_for(lambda: len({x["employee_id"] for x in audit_lines(tmp_path)
+                              if x["outcome"] == "ok"}) >= people - 50
+                 and '"last_exit_code": 0' in _status_text(tmp_path),
+                 timeout=90, what="a later tick to converge")
+    finally:
+        code, _ = stop(process)
+    assert code == 0
+    found = [line for line in slapd.search(LAYOUT.central_dn, "(uid=K*)", ["uid"]).splitlines()
+             if line.startswith("uid: ")]
+    assert len(found) == len(set(found)) == people
+
+
+def _status_text(tmp_path: Path) -> str:
+    state = tmp_path / "state"
+    return "".join(p.read_text() for p in state.glob("status-*.json")) if state.exists() else ""
