@@ -239,3 +239,79 @@ def test_a_server_that_hangs_in_the_middle_of_a_run_ends_it_with_exit_4(pair, tm
     assert process.returncode == 4, stdout + stderr
     assert elapsed < 2 + 3 + 4, elapsed
     print(f"\nhung server: exit 4 {elapsed:.2f}s after SIGSTOP")
+
+
+class _StallingProxy:
+    """A loopback proxy to slapd that passes the server's first ``limit`` bytes, then holds
+    every further byte: a server that stalls in the middle of a paged search."""
+
+    def __init__(self, target_port: int, limit: int) -> None:
+        self.target_port, self.limit = target_port, limit
+        self.port = free_port()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener.settimeout(0.2)
+        self.stop = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.relayed = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        deadline = time.monotonic() + 120
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(("127.0.0.1", self.target_port))
+            except TimeoutError:
+                continue
+            except OSError:  # closed at the end of the test
+                return
+            self.sockets += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, from_server: bool) -> None:
+        source.settimeout(0.2)
+        deadline = time.monotonic() + 120
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                data = source.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            if from_server:
+                room = max(0, self.limit - self.relayed)
+                data = data[:room]
+                self.relayed += len(data)
+            if data:
+                try:
+                    sink.sendall(data)
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self.stop.set()
+        for sock in (*self.sockets, self.listener):
+            sock.close()
+
+
+def test_a_server_that_stalls_in_the_middle_of_a_paged_search_ends_the_run_with_exit_4(
+        pair, tmp_path):
+    write_roster(tmp_path, 400)
+    assert run_cli(["reconcile"], env_for(pair.node1.url, pair, tmp_path)).returncode == 0
+    proxy = _StallingProxy(pair.node1.port, limit=20_000)  # the bind, then some pages
+    try:
+        started = time.monotonic()
+        result = run_cli(["reconcile"], env_for(
+            f"ldap://127.0.0.1:{proxy.port}", pair, tmp_path, CONNECTOR_LDAP__PAGE_SIZE="10",
+            CONNECTOR_LDAP__CONNECT_TIMEOUT="2", CONNECTOR_LDAP__OPERATION_TIMEOUT="3"))
+        elapsed = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "search of" in result.stderr and "cut off" in result.stderr
+    assert proxy.relayed == 20_000  # the stall came after the bind, inside the searches
+    assert elapsed < 1.5 + 3 + 4, elapsed  # start-up, one operation timeout, margin
+    print(f"\nstalled search: exit 4 after {elapsed:.2f}s")
