@@ -78,7 +78,7 @@ def cli(config: Path | None, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="stdout is one JSON document (summary, actions, rejected rows).")
 @click.option("--roster", type=click.Path(path_type=Path), default=None,
-              help="Roster CSV (default: CONNECTOR_ROSTER__PATH).")
+              help="Roster: CSV, or an .xlsx workbook (default: CONNECTOR_ROSTER__PATH).")
 @click.option("--allow-mass-lock", is_flag=True,
               help="Override the safety guard on the number/share of locks.")
 @click.option("--scope", default=None, help="Override CONNECTOR_SCOPE (it-centre | province:CODE).")

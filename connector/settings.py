@@ -41,7 +41,7 @@ NOT_SETTINGS = frozenset({"CONNECTOR_CONFIG", "CONNECTOR_CONFIG_DIR"})
 TEST_PREFIX = "CONNECTOR_TEST_"
 #: Named by SPEC §5 for features this version does not have yet: refused as well (a
 #: setting the operator believes on is never ignored), with a message that says why.
-NOT_YET = frozenset({"CONNECTOR_ROSTER__SHEET", "CONNECTOR_UNITS__PATH",
+NOT_YET = frozenset({"CONNECTOR_UNITS__PATH",
                      "CONNECTOR_CREDENTIALS__ISSUE", "CONNECTOR_CREDENTIALS__DIR",
                      "CONNECTOR_REPORT__LANGUAGE", "CONNECTOR_PLAN__MAX_AGE_HOURS"})
 
@@ -99,7 +99,10 @@ class LdapSettings(_Group):
 
 
 class RosterSettings(_Group):
-    path: Path | None = Field(None, description="the HR roster CSV (SPEC §3)")
+    path: Path | None = Field(None, description="the HR roster: CSV, or a workbook whose name "
+                              "ends in .xlsx (SPEC §3)")
+    sheet: str | None = Field(None, description="the sheet of an .xlsx roster (default: the "
+                              "first)")
 
 
 class AuditSettings(_Group):

@@ -58,7 +58,7 @@ def reconcile(
         raise ConfigError("no roster: pass --roster PATH or set CONNECTOR_ROSTER__PATH")
     with logger.contextualize(run_id=result.run_id):
         mark = time.monotonic()
-        roster = read_roster(path)
+        roster = read_roster(path, settings.roster.sheet)
         result.roster = roster
         mark = _lap(result, "roster", mark)
         logger.info("roster {}: {} rows, {} valid, {} rejected", path, roster.rows,

@@ -12,11 +12,13 @@ import io
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from connector.core.model import Person, Rejected, Role, Status, UnitType, id_key
 from connector.core.results import RosterResult
+from connector.core.vietnamese import canonical_column, canonical_value
 from connector.errors import RosterUnreadable
 from connector.sources.files import decode_text, read_regular_file
 
@@ -33,10 +35,32 @@ MAX_ID = 64
 MAX_TEXT = 256
 
 
-def read_roster(path: Path | str) -> RosterResult:
-    """Read and validate a roster file; raise RosterUnreadable if it cannot be used."""
+def read_roster(path: Path | str, sheet: str | None = None) -> RosterResult:
+    """Read and validate a roster file; raise RosterUnreadable if it cannot be used.
+    A name ending in ``.xlsx`` is a workbook (``sources.workbook``), anything else CSV."""
     file = Path(path)
-    return parse_roster(read_regular_file(file), source=str(file))
+    data = read_regular_file(file)
+    if file.name.lower().endswith(".xlsx"):
+        from connector.sources.workbook import workbook_rows
+
+        return parse_rows(workbook_rows(data, str(file), sheet), source=str(file))
+    return parse_roster(data, source=str(file))
+
+
+def parse_rows(rows: Iterator[tuple[int, list[str]]], source: str) -> RosterResult:
+    """A roster given as (line, cells) rows, the first the header: a workbook's sheet.
+    Every rule of the CSV reader applies, row by row."""
+    first = next(rows, None)
+    if first is None or not any(cell.strip() for cell in first[1]):
+        raise RosterUnreadable(f"{source} has no header row (the first row is empty)")
+    header = _check_header([cell for cell in first[1]], source)
+    reader = _Rows(header, _Lines(""))
+    for line, cells in rows:
+        while cells and not cells[-1].strip() and len(cells) > len(header):
+            cells.pop()  # trailing empty cells of a wider sheet
+        if any(cell.strip() for cell in cells):
+            reader._record(line, line, cells + [""] * (len(header) - len(cells)))
+    return _result(header, reader)
 
 
 class _Lines:
@@ -85,6 +109,10 @@ def parse_roster(data: bytes, source: str = "roster") -> RosterResult:
     header = _read_header(reader, source)
     rows = _Rows(header, _Lines(text))
     rows.read(reader, source)
+    return _result(header, rows)
+
+
+def _result(header: list[str], rows: _Rows) -> RosterResult:
     people, rejected = _resolve_duplicates(rows.parsed)
     return RosterResult(
         people=tuple(people),
@@ -105,8 +133,12 @@ def _read_header(reader: Any, source: str) -> list[str]:
     if reader.line_num > 1:
         raise RosterUnreadable(f"{source}: the header row spans lines 1-{reader.line_num} "
                                "(a quoted column name holds a line break)")
+    return _check_header(header_row, source)
+
+
+def _check_header(header_row: list[str], source: str) -> list[str]:
     # a second BOM (a file saved twice with one) would hide the first column name
-    header = [unicodedata.normalize("NFC", name).replace("\ufeff", "").strip().lower()
+    header = [canonical_column(unicodedata.normalize("NFC", name).replace("\ufeff", ""))
               for name in header_row]
     duplicates = sorted({name for name in header if header.count(name) > 1 and name})
     if duplicates:
@@ -240,7 +272,7 @@ def _person(values: dict[str, str], line: int) -> Person | str:
         return "full_name contains control characters"
     words = full_name.split()
 
-    unit_type_text = _clean(values.get("unit_type")).lower()
+    unit_type_text = canonical_value("unit_type", _clean(values.get("unit_type")))
     try:
         unit_type = UnitType(unit_type_text)
     except ValueError:
@@ -252,7 +284,7 @@ def _person(values: dict[str, str], line: int) -> Person | str:
     if not _CODE.match(unit_code):
         return f"unit_code {unit_code!r} may contain only letters, digits, '.', '_' and '-'"
 
-    status_text = _clean(values.get("status")).lower()
+    status_text = canonical_value("status", _clean(values.get("status")))
     try:
         status = Status(status_text)
     except ValueError:
@@ -260,7 +292,7 @@ def _person(values: dict[str, str], line: int) -> Person | str:
         return f"unknown status {status_text!r} ({allowed})"
 
     role: Role | None = None
-    role_text = _clean(values.get("role")).lower()
+    role_text = canonical_value("role", _clean(values.get("role")))
     if role_text:
         try:
             role = Role(role_text)

@@ -87,6 +87,28 @@ def data(content: bytes) -> Callable[[Path], Path]:
     return make
 
 
+def as_workbook(header: tuple[str, ...] = HEADER) -> Callable[[Path], Path]:
+    """The good roster as an Excel workbook (Vietnamese headers if given)."""
+    def make(tmp: Path) -> Path:
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.append(list(header))
+        for values in ROWS:
+            sheet.append([values[name] or None for name in HEADER])
+        path = tmp / "roster.xlsx"
+        book.save(path)
+        return path
+    return make
+
+
+def csv_named_xlsx(tmp: Path) -> Path:
+    path = tmp / "roster.xlsx"
+    path.write_text(GOOD, encoding="utf-8")
+    return path
+
+
 def fifo(tmp: Path) -> Path:
     path = tmp / "roster.csv"
     os.mkfifo(path)
@@ -233,7 +255,7 @@ CASES = [
     Case("unknown status", data(text(replace={"BT005": row_text("BT005", status="nghỉ")})), 1,
          rejected_lines=(line_of("BT005"),)),
     Case("unknown unit_type",
-         data(text(replace={"BT006": row_text("BT006", unit_type="tinh")})), 1,
+         data(text(replace={"BT006": row_text("BT006", unit_type="provincia")})), 1,
          rejected_lines=(line_of("BT006"),)),
     Case("a province code that does not exist",
          data(text(replace={"BT007": row_text("BT007", unit_code="BTEE")})),
@@ -257,6 +279,12 @@ CASES = [
         may_change=frozenset({"TW012", "BT010"})),
     Case("id with surrounding spaces and quotes", data(text(replace={
         "TW001": row_text("TW001").replace("TW001", '"  TW001 "', 1)})), 0),
+    # --- workbooks
+    Case("the same roster as a workbook", as_workbook(), 0),
+    Case("the same roster as a workbook with Vietnamese headers", as_workbook((
+        "Mã nhân viên", "Họ và tên", "Thư điện tử", "Loại đơn vị", "Mã đơn vị", "Vai trò",
+        "Trạng thái", "Lĩnh vực")), 0),
+    Case("a CSV named .xlsx", csv_named_xlsx, 2, message="cannot be opened as a workbook"),
     # --- not a regular file
     Case("a directory", directory, 2, message="a directory"),
     Case("a FIFO", fifo, 2, message="FIFO"),

@@ -288,3 +288,44 @@ def test_a_device_is_refused_even_through_a_csv_symlink(tmp_path, device):
 def test_a_directory_is_refused(tmp_path):
     with pytest.raises(RosterUnreadable, match="a directory"):
         read_roster(tmp_path)
+
+
+# ---------------------------------------------------------------- Vietnamese (SPEC §3)
+
+VIET_HEADER = ("Mã nhân viên,Họ và tên,Thư điện tử,Loại đơn vị,Mã đơn vị,Vai trò,Trạng thái,"
+               "Lĩnh vực\n")
+
+
+def test_vietnamese_headers_and_values_read_as_the_canonical_codes():
+    text = VIET_HEADER + (
+        "TW1,Nguyễn Văn An,,Trung ương,TTCNTT,Người dùng,Đang làm việc,Thu\n"
+        "B1,Lê Thị Bé,,  TỈNH ,BTE,quan tri,nghỉ thai sản,\n"
+        "V1,Đặng Văn Cường,,nha cung cap,VNPT,,Ốm đau dài ngày,\n"
+        "B2,Trần Văn Đức,,tỉnh,BTE,,nghi viec,\n")
+    result = parse(text)
+    assert result.rejected == () and result.complete
+    got = {p.employee_id: (p.unit_type.value, p.role.value if p.role else None, p.status.value)
+           for p in result.people}
+    assert got == {"TW1": ("central", "user", "active"), "B1": ("province", "admin",
+                                                                "maternity_leave"),
+                   "V1": ("vendor", None, "sick_leave"), "B2": ("province", None, "terminated")}
+
+
+@pytest.mark.parametrize("header", ["Mã NV", "mã cán bộ", " MA NHAN VIEN "])
+def test_every_listed_form_of_a_column_name_is_accepted(header):
+    text = roster_csv([row("TW1")]).replace("employee_id", header, 1)
+    assert parse(text).people[0].employee_id == "TW1"
+
+
+def test_a_vietnamese_word_not_in_the_table_is_rejected_with_its_line():
+    text = VIET_HEADER + "TW1,Nguyễn Văn An,,trung ương,TTCNTT,,nghỉ phép,\n"
+    (rejected,) = parse(text).rejected
+    assert rejected.line == 2 and "unknown status 'nghỉ phép'" in rejected.reason
+
+
+def test_the_table_lists_exactly_the_spec_forms():
+    from connector.core.vietnamese import COLUMN_NAMES, VALUES
+
+    assert COLUMN_NAMES["status"] == ("Trạng thái", "Tình trạng")
+    assert VALUES["status"]["sick_leave"] == ("ốm đau dài ngày", "nghỉ ốm")
+    assert VALUES["status"]["terminated"] == ("chấm dứt", "nghỉ việc")
