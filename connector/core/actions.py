@@ -41,7 +41,11 @@ PERSON_ATTRIBUTES = (
     "employeeType",
     "departmentNumber",
     "businessCategory",
+    "pwdStartTime",
+    "pwdEndTime",
 )
+#: The effective-date attributes (ppolicy enforces them at bind time, SPEC §3).
+DATE_ATTRIBUTES = {"start_date": "pwdStartTime", "end_date": "pwdEndTime"}
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ class Person:
     email: str | None = None
     role: Role | None = None
     field: str | None = None
+    #: first and last working day as ISO dates; None: the column is absent (keep what
+    #: the directory holds), "": the cell is empty (remove it)
+    start_date: str | None = None
+    end_date: str | None = None
 
     @property
     def key(self) -> str:

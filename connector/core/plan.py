@@ -7,10 +7,14 @@ table, ``--json``, the audit log and the tests.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from connector.core.actions import (
+    DATE_ATTRIBUTES,
     PERSON_ATTRIBUTES,
     Action,
     Held,
@@ -48,7 +52,17 @@ from connector.core.policy import (
 NOTE_LOCK_LOST = ("lock restored: pwdAccountLockedTime had been removed outside the connector "
                   "(a password change lifts it), the lock record was still on the entry")
 
-def desired_values(person: Person, unit_code: str) -> dict[str, str]:
+DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
+
+
+def local_midnight(day: str, zone: str, days_after: int = 0) -> str:
+    """00:00 local of ``day`` (+ ``days_after``) as LDAP generalized time in UTC."""
+    moment = dt.datetime.combine(dt.date.fromisoformat(day) + dt.timedelta(days=days_after),
+                                 dt.time(0), tzinfo=ZoneInfo(zone))
+    return moment.astimezone(dt.UTC).strftime("%Y%m%d%H%M%SZ")
+
+
+def desired_values(person: Person, unit_code: str, zone: str = DEFAULT_ZONE) -> dict[str, str]:
     """The person's entry as the roster describes it; "not given" fields are absent."""
     values = {
         "uid": person.employee_id,
@@ -64,7 +78,18 @@ def desired_values(person: Person, unit_code: str) -> dict[str, str]:
         values["mail"] = person.email
     if person.field is not None:
         values["businessCategory"] = person.field
+    if person.start_date:  # the first working day, from its first minute
+        values["pwdStartTime"] = local_midnight(person.start_date, zone)
+    if person.end_date:  # the last working day, to its last minute
+        values["pwdEndTime"] = local_midnight(person.end_date, zone, days_after=1)
     return values
+
+
+def effective(person: Person, today: dt.date | None) -> Person:
+    """Once ``end_date`` has passed the person has left, whatever the status says."""
+    if person.end_date and today is not None and dt.date.fromisoformat(person.end_date) < today:
+        return replace(person, status=Status.TERMINATED)
+    return person
 
 
 def account_dn(employee_id: str, container: str) -> str:
@@ -88,8 +113,9 @@ def escape_rdn_value(value: str) -> str:
 
 class _Planner:
     def __init__(self, scope: Scope, layout: Layout, snapshot: Snapshot,
-                 complete: bool = True) -> None:
+                 complete: bool = True, zone: str = DEFAULT_ZONE) -> None:
         self.complete = complete
+        self.zone = zone
         self.scope = scope
         self.layout = layout
         self.snapshot = snapshot
@@ -141,7 +167,7 @@ class _Planner:
         moved = status_lock(person) or LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
         for account in elsewhere:
             self.lock(account, moved)
-        wanted = desired_values(person, unit_code)
+        wanted = desired_values(person, unit_code, self.zone)
         if here:
             expected = dn_key(account_dn(person.employee_id, target))
             here.sort(key=lambda a: dn_key(a.dn) != expected)  # the uid=<id> entry first
@@ -163,11 +189,13 @@ class _Planner:
 
     def reconcile(self, account: Account, person: Person, wanted: Mapping[str, str]) -> None:
         current = account.values
-        changes = tuple(
+        changes: tuple[tuple[str, str | None], ...] = tuple(
             (name, wanted[name])
             for name in PERSON_ATTRIBUTES
             if name in wanted and _differs(name, current.get(name), wanted[name])
         )
+        changes += tuple((attribute, None) for column, attribute in DATE_ATTRIBUTES.items()
+                         if getattr(person, column) == "" and current.get(attribute) is not None)
         lock = status_lock(person)
         if lock is None and _moved_field_or_unit(current, wanted):
             lock = LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
@@ -319,17 +347,20 @@ def compute_plan(
     layout: Layout,
     rejected_keys: frozenset[str] = frozenset(),
     incomplete: tuple[str, ...] = (),
+    *,
+    today: dt.date | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> Plan:
     """Everything this scope must do to bring its OUs in step with the roster.
 
     ``incomplete``: why the roster may not list everyone (RosterResult.incomplete);
     then no account is locked or removed from a group for being off the roster.
     """
-    planner = _Planner(scope, layout, snapshot, complete=not incomplete)
+    planner = _Planner(scope, layout, snapshot, complete=not incomplete, zone=zone)
     by_key: dict[str, list[Account]] = defaultdict(list)
     for account in snapshot.accounts:
         by_key[account.key].append(account)
-    roster = sorted(people, key=lambda p: p.line)
+    roster = sorted((effective(p, today) for p in people), key=lambda p: p.line)
     for person in roster:
         planner.person(person, by_key.get(person.key, []))
     protected = rejected_keys | {id_key_of(r) for r in planner.rejected}

@@ -6,11 +6,13 @@ read roster → snapshot the scope's OUs (one paged search each) → plan (pure)
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 
@@ -47,6 +49,7 @@ def reconcile(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     run_id: str | None = None,
+    today: dt.date | None = None,
 ) -> RunResult:
     """One run. Raises ConfigError/RosterUnreadable (2) and DirectoryUnavailable (4) before
     any write; returns a result whose exit code says the rest (0, 1, 3, 4)."""
@@ -73,8 +76,11 @@ def reconcile(
             mark = _lap(result, "snapshot", mark)
             logger.info("snapshot: {} accounts in the OUs of {} ({:.2f}s)", len(snapshot.accounts),
                         scope, result.timings["snapshot"])
+            zone = settings.schedule.timezone
             plan = compute_plan(roster.people, snapshot, scope, settings.layout_value,
-                                roster.rejected_keys, roster.incomplete)
+                                roster.rejected_keys, roster.incomplete,
+                                today=today or dt.datetime.now(ZoneInfo(zone)).date(),
+                                zone=zone)
             result.plan = plan
             mark = _lap(result, "plan", mark)
             planned = {kind: n for kind, n in plan.counts().items() if n}

@@ -8,6 +8,7 @@ file raises :class:`RosterUnreadable` (exit 2) before anything is planned.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import unicodedata
@@ -23,7 +24,7 @@ from connector.errors import RosterUnreadable
 from connector.sources.files import decode_text, read_regular_file
 
 REQUIRED_COLUMNS = ("employee_id", "full_name", "unit_type", "unit_code", "status")
-OPTIONAL_COLUMNS = ("email", "role", "field")
+OPTIONAL_COLUMNS = ("email", "role", "field", "start_date", "end_date")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 _ID = re.compile(r"^[^\W][\w.-]*$")
@@ -309,6 +310,18 @@ def _person(values: dict[str, str], line: int) -> Person | str:
     if work_field is not None and (len(work_field) > MAX_TEXT or _bad_chars(work_field)):
         return "field is too long or contains control characters"
 
+    dates: dict[str, str | None] = {}
+    for column in ("start_date", "end_date"):
+        if column in values:
+            parsed = parse_date(_clean(values[column]))
+            if parsed is None:
+                return (f"{column} {_clean(values[column])!r} is not a date "
+                        "(YYYY-MM-DD or DD/MM/YYYY)")
+            dates[column] = parsed
+    start, end = dates.get("start_date"), dates.get("end_date")
+    if start and end and end < start:
+        return f"end_date {end} is before start_date {start}"
+
     return Person(
         employee_id=employee_id,
         full_name=full_name,
@@ -321,4 +334,22 @@ def _person(values: dict[str, str], line: int) -> Person | str:
         email=email,
         role=role,
         field=work_field,
+        start_date=start,
+        end_date=end,
     )
+
+
+def parse_date(text: str) -> str | None:
+    """``YYYY-MM-DD`` or ``DD/MM/YYYY`` as an ISO date; "" for an empty cell; None when
+    the text is no real date."""
+    if not text:
+        return ""
+    try:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+            return dt.date.fromisoformat(text).isoformat()
+        day, month, year = text.split("/")
+        if len(day) <= 2 and len(month) <= 2 and len(year) == 4:
+            return dt.date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
+    return None

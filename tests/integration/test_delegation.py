@@ -282,3 +282,44 @@ def test_a_password_reset_never_lifts_a_lock_the_rules_keep(delegated, tmp_path)
     # and a further run finds nothing to do
     again = run_cli(["reconcile", "--json"], env_for(server, ids["province:BTE"], tmp_path))
     assert json.loads(again.stdout)["summary"]["planned"]["lock"] == 0
+
+
+def test_effective_dates_are_enforced_by_the_directory_itself(delegated, tmp_path):
+    """A hire who starts next week gets the account now and cannot bind before the first
+    day; a contract whose last day is tomorrow binds today; one that ended yesterday is
+    locked (6.2.1) however the status column reads."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    server, ids = delegated
+    today = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    rows = [dict(row("B1", "Trương Văn Lợi", unit_type="province", unit_code="BTE"),
+                 start_date=(today + dt.timedelta(days=7)).isoformat(), end_date=""),
+            dict(row("B2", "Huỳnh Thị Duyên", unit_type="province", unit_code="BTE"),
+                 start_date="", end_date=(today + dt.timedelta(days=1)).strftime("%d/%m/%Y")),
+            dict(row("B3", "Lâm Quang Vinh", unit_type="province", unit_code="BTE"),
+                 start_date="", end_date="")]
+    header = (*("employee_id", "full_name", "email", "unit_type", "unit_code", "role",
+                "status", "field"), "start_date", "end_date")
+    (tmp_path / "roster.csv").write_text(roster_csv(rows, header=header), encoding="utf-8")
+    first = run_cli(["reconcile", "--json"], env_for(server, ids["province:BTE"], tmp_path))
+    assert first.returncode == 0, first.stdout + first.stderr
+    people = LAYOUT.people_dn("BTE")
+    for uid in ("B1", "B2", "B3"):
+        server.set_password(f"uid={uid},{people}", f"Pw-{uid}-2026-x")
+    assert not server.can_bind(f"uid=B1,{people}", "Pw-B1-2026-x")  # before the first day
+    assert server.can_bind(f"uid=B2,{people}", "Pw-B2-2026-x")  # the last day is tomorrow
+    dates = ["pwdStartTime", "pwdEndTime"]
+    assert "pwdStartTime: " in server.search(f"uid=B1,{people}", attributes=dates)
+    assert "pwdEndTime: " in server.search(f"uid=B2,{people}", attributes=dates)
+    rows[2]["end_date"] = (today - dt.timedelta(days=1)).isoformat()  # ended yesterday
+    rows[0]["start_date"] = ""  # the start is lifted: an emptied cell removes it
+    (tmp_path / "roster.csv").write_text(roster_csv(rows, header=header), encoding="utf-8")
+    second = run_cli(["reconcile", "--json"], env_for(server, ids["province:BTE"], tmp_path))
+    assert second.returncode == 0, second.stdout + second.stderr
+    done = {(a["employee_id"], a["action"], a["clause"]) for a in json.loads(second.stdout)
+            ["actions"]}
+    assert ("B3", "lock", "6.2.1") in done and ("B1", "update", None) in done
+    assert "pwdStartTime" not in server.search(f"uid=B1,{people}", attributes=dates)
+    assert server.can_bind(f"uid=B1,{people}", "Pw-B1-2026-x")
+    assert not server.can_bind(f"uid=B3,{people}", "Pw-B3-2026-x")
