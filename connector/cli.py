@@ -82,13 +82,16 @@ def cli(config: Path | None, verbose: bool) -> None:
 @click.option("--allow-mass-lock", is_flag=True,
               help="Override the safety guard on the number/share of locks.")
 @click.option("--scope", default=None, help="Override CONNECTOR_SCOPE (it-centre | province:CODE).")
+@click.option("--units", "units_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Units file with the former codes of merged or renamed units "
+              "(default: CONNECTOR_UNITS__PATH).")
 @click.option("--no-wait", is_flag=True,
               help="If another run holds the lock for this scope, exit 5 at once instead of "
                    "waiting.")
 @click.pass_context
 def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: bool,
               roster: Path | None, allow_mass_lock: bool, scope: str | None,
-              no_wait: bool) -> None:
+              units_path: Path | None, no_wait: bool) -> None:
     """One run: read the roster, read the directory, plan, apply, audit.
 
     \b
@@ -101,7 +104,8 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
     from connector.service.runlock import run_lock
 
     ctx.meta["json"] = as_json
-    settings = _settings(ctx, config, scope=scope)
+    settings = _settings(ctx, config, scope=scope,
+                         units={"path": str(units_path)} if units_path else None)
     with run_lock(settings, wait=not no_wait), ApplyProgress(as_json) as progress:
         result = run(settings, lambda: _connect(settings), dry_run=dry_run,
                      allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress)

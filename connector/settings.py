@@ -41,7 +41,7 @@ NOT_SETTINGS = frozenset({"CONNECTOR_CONFIG", "CONNECTOR_CONFIG_DIR"})
 TEST_PREFIX = "CONNECTOR_TEST_"
 #: Named by SPEC §5 for features this version does not have yet: refused as well (a
 #: setting the operator believes on is never ignored), with a message that says why.
-NOT_YET = frozenset({"CONNECTOR_UNITS__PATH",
+NOT_YET = frozenset({
                      "CONNECTOR_CREDENTIALS__ISSUE", "CONNECTOR_CREDENTIALS__DIR",
                      "CONNECTOR_REPORT__LANGUAGE", "CONNECTOR_PLAN__MAX_AGE_HOURS"})
 
@@ -103,6 +103,11 @@ class RosterSettings(_Group):
                               "ends in .xlsx (SPEC §3)")
     sheet: str | None = Field(None, description="the sheet of an .xlsx roster (default: the "
                               "first)")
+
+
+class UnitsSettings(_Group):
+    path: Path | None = Field(None, description="units file for reconcile and daemon: former "
+                              "codes of merged or renamed units (SPEC §10)")
 
 
 class AuditSettings(_Group):
@@ -197,6 +202,7 @@ class Settings(BaseSettings):
     scope: str = Field("it-centre", description="'it-centre' or 'province:<CODE>'")
     ldap: LdapSettings = LdapSettings()
     roster: RosterSettings = RosterSettings()
+    units: UnitsSettings = UnitsSettings()
     audit: AuditSettings = AuditSettings()
     safety: SafetySettings = SafetySettings()
     schedule: ScheduleSettings = ScheduleSettings()

@@ -24,6 +24,7 @@ class Kind(StrEnum):
     CREATE = "create"
     UNLOCK = "unlock"
     GROUP_ADD = "group_add"
+    MOVE = "move"  # ``connector reorganize`` only; reconcile never plans one
 
 
 _ORDER = {kind: index for index, kind in enumerate(Kind)}
@@ -65,6 +66,8 @@ class Action:
     #: is added, the record is left as it is (a province may restore a 6.3 hold it
     #: may not rewrite)
     restore: bool = False
+    #: the entry's DN before a move (``connector reorganize``)
+    from_dn: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -76,6 +79,7 @@ class Action:
             "changes": dict(self.changes) if self.changes else None,
             "member": self.member,
             "note": self.note,
+            "from_dn": self.from_dn,
         }
 
     @property
@@ -109,6 +113,20 @@ class OutOfScope:
 
 
 @dataclass(frozen=True)
+class Awaiting:
+    """A person whose unit was merged or renamed and whose account must move OU: neither
+    locked nor re-issued until ``connector reorganize`` has moved it (SPEC §10)."""
+
+    employee_id: str
+    dn: str | None
+    from_code: str
+    to_code: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class UnitCount:
     """One unit's accounts in the snapshot, and how many of them have no roster row."""
 
@@ -134,6 +152,7 @@ class Plan:
     #: why no account is locked as not_on_roster in this run (None: orphans are locked)
     orphan_locks_suspended: str | None = None
     units: tuple[UnitCount, ...] = ()
+    awaiting: tuple[Awaiting, ...] = ()
 
     @property
     def lock_count(self) -> int:
@@ -162,4 +181,5 @@ class Plan:
             "actions": [action.to_dict() for action in self.actions],
             "held": [held.to_dict() for held in self.held],
             "out_of_scope": [row.to_dict() for row in self.out_of_scope],
+            "awaiting_reorganize": [row.to_dict() for row in self.awaiting],
         }

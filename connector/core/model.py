@@ -111,6 +111,9 @@ class Snapshot:
     #: a province scope's view of its own ``ou=admins`` (id keys, read only): a row whose
     #: ``role`` is not given for someone with an admin account there is that admin
     admin_keys: frozenset[str] = frozenset()
+    #: a province scope's view of the ``ou=people`` of the provinces it absorbed (id keys,
+    #: read only): those people's accounts are moved by ``reorganize``, never re-issued
+    former_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

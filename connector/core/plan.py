@@ -17,6 +17,7 @@ from connector.core.actions import (
     DATE_ATTRIBUTES,
     PERSON_ATTRIBUTES,
     Action,
+    Awaiting,
     Held,
     Kind,
     OutOfScope,
@@ -113,8 +114,11 @@ def escape_rdn_value(value: str) -> str:
 
 class _Planner:
     def __init__(self, scope: Scope, layout: Layout, snapshot: Snapshot,
-                 complete: bool = True, zone: str = DEFAULT_ZONE) -> None:
+                 complete: bool = True, zone: str = DEFAULT_ZONE,
+                 renames: Mapping[str, str] | None = None) -> None:
         self.complete = complete
+        self.renames = dict(renames or {})
+        self.awaiting: list[Awaiting] = []
         self.zone = zone
         self.scope = scope
         self.layout = layout
@@ -131,6 +135,10 @@ class _Planner:
         self.actions.extend(lock_actions(account, wanted))
         self.final_locked[dn_key(account.dn)] = True
 
+    def _renamed(self, old: str | None, new: str | None) -> bool:
+        return bool(old and new and self.renames.get(old.casefold(), "").casefold()
+                    == new.casefold())
+
     def keep_locked(self, account: Account) -> None:
         """A lock the rules keep: put it back if a password change removed it."""
         if account.lock_lost:
@@ -141,6 +149,8 @@ class _Planner:
         target = desired_container(person, self.scope, self.layout, self.snapshot, containers)
         for account in existing:
             self.handled.add(dn_key(account.dn))
+        if self.awaiting_move(person, existing):
+            return
         unknown_province = person.unit_type is UnitType.PROVINCE and canonical_province(
             person.unit_code, self.snapshot.provinces) is None
         if unknown_province and (existing or target is not None):
@@ -182,6 +192,24 @@ class _Planner:
             self.final_locked[dn_key(dn)] = False
             self._note_admin(person, dn)
 
+    def awaiting_move(self, person: Person, existing: list[Account]) -> bool:
+        """SPEC §10: a province person whose unit is the new name of their account's
+        province is neither locked (it is not a transfer) nor issued a second account."""
+        if person.unit_type is not UnitType.PROVINCE or not self.renames:
+            return False
+        new = person.unit_code.casefold()
+        for account in existing:
+            old = province_of(account, self.layout, self.snapshot.provinces)
+            if old is not None and self.renames.get(old.casefold(), "").casefold() == new:
+                self.awaiting.append(Awaiting(person.employee_id, account.dn, old,
+                                              person.unit_code.upper()))
+                self._note_admin(person, account.dn)  # its group changes with the move
+                return True
+        if not existing and person.key in self.snapshot.former_keys:
+            self.awaiting.append(Awaiting(person.employee_id, None, "?", person.unit_code.upper()))
+            return True
+        return False
+
     def _note_admin(self, person: Person, dn: str) -> None:
         """Remember an active province admin; ``groups()`` keeps only those under ou=admins."""
         if self.scope.is_it_centre and person.status is Status.ACTIVE:
@@ -196,6 +224,13 @@ class _Planner:
         )
         changes += tuple((attribute, None) for column, attribute in DATE_ATTRIBUTES.items()
                          if getattr(person, column) == "" and current.get(attribute) is not None)
+        renamed = tuple((name, value) for name, value in changes if name == "departmentNumber"
+                        and self._renamed(current.get(name), value))
+        if renamed:  # a merged or renamed unit: the same people, the same field of work
+            changes = tuple(c for c in changes if c[0] != "departmentNumber")
+            current = {**current, "departmentNumber": wanted["departmentNumber"]}
+            self.actions.append(Action(Kind.UPDATE, account.dn, Reason.REORGANIZED,
+                                       employee_id=account.employee_id, changes=renamed))
         lock = status_lock(person)
         if lock is None and _moved_field_or_unit(current, wanted):
             lock = LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
@@ -307,6 +342,15 @@ def _join(*notes: str | None) -> str:
     return "; ".join(n for n in notes if n)
 
 
+def province_of(account: Account, layout: Layout, provinces: frozenset[str]) -> str | None:
+    """The province whose ``ou=people`` or ``ou=admins`` holds the account."""
+    container = dn_key(account.container)
+    for code in provinces:
+        if container in (dn_key(layout.people_dn(code)), dn_key(layout.admins_dn(code))):
+            return code
+    return None
+
+
 def unit_of(account: Account, layout: Layout, provinces: frozenset[str]) -> str:
     """The unit an account belongs to for the vanished-unit guard (SPEC §3): its
     province for province staff and admins, its ``departmentNumber`` elsewhere."""
@@ -350,13 +394,15 @@ def compute_plan(
     *,
     today: dt.date | None = None,
     zone: str = DEFAULT_ZONE,
+    renames: Mapping[str, str] | None = None,
 ) -> Plan:
     """Everything this scope must do to bring its OUs in step with the roster.
 
     ``incomplete``: why the roster may not list everyone (RosterResult.incomplete);
     then no account is locked or removed from a group for being off the roster.
     """
-    planner = _Planner(scope, layout, snapshot, complete=not incomplete, zone=zone)
+    planner = _Planner(scope, layout, snapshot, complete=not incomplete, zone=zone,
+                       renames=renames)
     by_key: dict[str, list[Account]] = defaultdict(list)
     for account in snapshot.accounts:
         by_key[account.key].append(account)
@@ -379,6 +425,7 @@ def compute_plan(
         rejected=tuple(planner.rejected),
         orphan_locks_suspended=suspended,
         units=planner.units(protected | {p.key for p in roster}),
+        awaiting=tuple(planner.awaiting),
     )
 
 

@@ -35,6 +35,7 @@ class Reason(StrEnum):
     MANUAL = "manual"
     ADMIN_ACTIVE = "admin_active"
     ADMIN_INACTIVE = "admin_inactive"
+    REORGANIZED = "reorganized"
 
 #: Locks that reconcile lifts by itself when the person is ``active`` again.
 LIFTABLE_CLAUSES = frozenset({Clause.LEAVE, Clause.VENDOR_LEAVE, Clause.NOT_ON_ROSTER})

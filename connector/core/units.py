@@ -14,6 +14,8 @@ from connector.errors import UnitsError
 class Unit:
     code: str
     name: str
+    #: codes this unit absorbed or was renamed from (SPEC §10)
+    formerly: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,18 @@ class Units:
     @property
     def province_codes(self) -> tuple[str, ...]:
         return tuple(unit.code for unit in self.provinces)
+
+    @property
+    def renames(self) -> dict[str, str]:
+        """Every former code (case-folded) → the code of the unit that absorbed it."""
+        return {old.casefold(): unit.code for unit in (*self.provinces, *self.central,
+                                                       *self.vendors)
+                for old in unit.formerly}
+
+    @property
+    def merged_provinces(self) -> dict[str, tuple[str, ...]]:
+        """New province code → the province codes it absorbed."""
+        return {unit.code: unit.formerly for unit in self.provinces if unit.formerly}
 
 
 def parse_units(data: dict[str, object], source: str = "units") -> Units:
@@ -48,15 +62,28 @@ def parse_units(data: dict[str, object], source: str = "units") -> Units:
                 )
             if not name:
                 raise UnitsError(f"{where}: code {code} has no name")
+            formerly = item.get("formerly", [])
+            if not isinstance(formerly, list) or not all(
+                    isinstance(old, str) and is_safe_code(old.strip()) for old in formerly):
+                raise UnitsError(f"{where}: formerly must be a list of unit codes")
+            former = tuple(old.strip().upper() if section == "province" else old.strip()
+                           for old in formerly)
             folded = f"{section}:{code.casefold()}"
             if folded in seen:
                 raise UnitsError(f"{where}: duplicate code {code} (also {seen[folded]})")
             seen[folded] = where
-            units.append(Unit(code.upper() if section == "province" else code, name))
+            units.append(Unit(code.upper() if section == "province" else code, name, former))
         sections[section] = tuple(units)
     unknown = sorted(set(data) - {"province", "central", "vendor"})
     if unknown:
         raise UnitsError(f"{source}: unknown section(s): {', '.join(unknown)}")
+    current = {u.code.casefold() for listed in sections.values() for u in listed}
+    for listed in sections.values():
+        for unit in listed:
+            clash = [old for old in unit.formerly if old.casefold() in current]
+            if clash:
+                raise UnitsError(f"{source}: {unit.code} lists {', '.join(clash)} as a former "
+                                 "code, but that unit is still listed")
     if not sections["province"]:
         raise UnitsError(f"{source}: no [[province]] listed")
     return Units(sections["province"], sections["central"], sections["vendor"])

@@ -102,9 +102,10 @@ class Directory(ABC):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def snapshot(self, scope: Scope) -> Snapshot:
+    def snapshot(self, scope: Scope, absorbed: Sequence[str] = ()) -> Snapshot:
         """One search per managed OU (SPEC §2): the scope's accounts, its groups and, for
-        a province, the ids under its own ``ou=admins``."""
+        a province, the ids under its own ``ou=admins`` and under the ``ou=people`` of the
+        provinces it ``absorbed`` (SPEC §10)."""
         layout = self.layout
         provinces = _with_own_province(frozenset(
             values["ou"][0] for _, values in self._search(
@@ -123,8 +124,11 @@ class Directory(ABC):
             admin_keys = frozenset(account_from_values(dn, values).key for dn, values in
                                    self._search(layout.admins_dn(scope.code), "inetOrgPerson",
                                                 ["uid"]))
+        former_keys = frozenset(
+            account_from_values(dn, values).key for old in absorbed
+            for dn, values in self._search(layout.people_dn(old), "inetOrgPerson", ["uid"]))
         return Snapshot(tuple(accounts), groups, provinces, self._missing_containers(scope),
-                        admin_keys)
+                        admin_keys, former_keys)
 
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
         return [account_from_values(dn, values) for container in containers

@@ -30,6 +30,7 @@ from connector.errors import (
 )
 from connector.settings import Settings
 from connector.sources.roster import read_roster
+from connector.sources.units import load_units
 
 DirectoryFactory = Callable[[], Directory]
 Progress = Callable[[int, int], None]
@@ -72,7 +73,9 @@ def reconcile(
         mark = _lap(result, "connect", mark)
         try:
             result.actor = directory.actor
-            snapshot = directory.snapshot(scope)
+            units = load_units(settings.units.path) if settings.units.path else None
+            absorbed = units.merged_provinces.get(scope.code or "", ()) if units else ()
+            snapshot = directory.snapshot(scope, absorbed)
             mark = _lap(result, "snapshot", mark)
             logger.info("snapshot: {} accounts in the OUs of {} ({:.2f}s)", len(snapshot.accounts),
                         scope, result.timings["snapshot"])
@@ -80,7 +83,10 @@ def reconcile(
             plan = compute_plan(roster.people, snapshot, scope, settings.layout_value,
                                 roster.rejected_keys, roster.incomplete,
                                 today=today or dt.datetime.now(ZoneInfo(zone)).date(),
-                                zone=zone)
+                                zone=zone, renames=units.renames if units else None)
+            if plan.awaiting:
+                logger.info("{} people await `connector reorganize` (their unit was merged "
+                            "or renamed): neither locked nor re-issued", len(plan.awaiting))
             result.plan = plan
             mark = _lap(result, "plan", mark)
             planned = {kind: n for kind, n in plan.counts().items() if n}

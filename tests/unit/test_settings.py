@@ -136,7 +136,8 @@ IMPLEMENTED = [  # SPEC §5, every variable this version implements
     "CONNECTOR_SCHEDULE__TIMEZONE", "CONNECTOR_STATE__DIR", "CONNECTOR_LDAP__CONNECT_TIMEOUT",
     "CONNECTOR_LDAP__OPERATION_TIMEOUT", "CONNECTOR_LDAP__FAST_WIRE", "CONNECTOR_LOG__JSON",
     "CONNECTOR_LAYOUT__PROVINCE_PEOPLE", "CONNECTOR_CONFIG", "CONNECTOR_CONFIG_DIR",
-    "CONNECTOR_TEST_DOCKER", "CONNECTOR_ROSTER__SHEET", "CONNECTOR_SCHEDULE__RETRY_SECONDS",
+    "CONNECTOR_TEST_DOCKER", "CONNECTOR_ROSTER__SHEET", "CONNECTOR_UNITS__PATH",
+    "CONNECTOR_SCHEDULE__RETRY_SECONDS",
 ]
 
 
@@ -161,8 +162,8 @@ def test_an_unknown_connector_variable_stops_the_program_naming_it(monkeypatch, 
 
 
 def test_a_spec_variable_of_a_later_version_is_refused_as_not_supported(monkeypatch):
-    monkeypatch.setenv("CONNECTOR_UNITS__PATH", "units.toml")
-    with pytest.raises(ConfigError, match="CONNECTOR_UNITS__PATH: not supported"):
+    monkeypatch.setenv("CONNECTOR_PLAN__MAX_AGE_HOURS", "24")
+    with pytest.raises(ConfigError, match="CONNECTOR_PLAN__MAX_AGE_HOURS: not supported"):
         load_settings(None)
 
 
