@@ -242,6 +242,56 @@ def bootstrap(ctx: click.Context, config: Path | None, units: Path | None, dry_r
     ctx.exit(ExitCode.PARTIAL if result.failed else ExitCode.OK)
 
 
+@cli.command(epilog=EPILOG, short_help="Move the accounts of merged or renamed provinces.")
+@_config_option
+@click.option("--units", "units_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Units file with `formerly = [...]` (default: "
+              "CONNECTOR_UNITS__PATH, then the sample in config/units.toml).")
+@click.option("--dry-run", is_flag=True, help="Show the moves; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="stdout is one JSON document.")
+@click.pass_context
+def reorganize(ctx: click.Context, config: Path | None, units_path: Path | None,
+               dry_run: bool, as_json: bool) -> None:
+    """As the directory operator: move every account of a province that was merged or
+    renamed to the province that absorbed it (SPEC §10).
+
+    Creates the new units' tree, moves each account with modrdn (the same entry: its
+    password, lock and lock record kept), sets departmentNumber to the new code, moves
+    admin group membership, and keeps the emptied old OUs. A second run changes nothing.
+
+    \b
+    Examples:
+      connector reorganize --units merged.toml --dry-run
+      connector reorganize --units merged.toml
+    """
+    from connector.resources import default_units
+    from connector.service.reorganize import reorganize as run
+    from connector.sources.units import load_units
+
+    ctx.meta["json"] = as_json
+    settings = _settings(ctx, config)
+    units = load_units(units_path or settings.units.path or default_units())
+    directory = _connect(settings)
+    try:
+        result = run(settings, directory, units, dry_run=dry_run)
+    finally:
+        directory.close()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for dn in result.tree.created or result.tree.planned:
+            click.echo(f"{'would create' if dry_run else 'created'} {dn}")
+        for outcome in result.moves:
+            state = "" if outcome.ok else f": FAILED {outcome.error}"
+            click.echo(f"{'would move' if dry_run else 'moved'} {outcome.action.from_dn} -> "
+                       f"{outcome.action.dn}{state}")
+        for dn in result.emptied:
+            click.echo(f"{'would empty' if dry_run else 'emptied (kept)'} {dn}")
+        click.echo(f"{len(result.moves)} account(s) {'to move' if dry_run else 'moved'}, "
+                   f"{len(result.failed)} failed" if result.moves else "nothing to move")
+    ctx.exit(ExitCode.PARTIAL if result.failed or result.tree.failed else ExitCode.OK)
+
+
 @cli.command(epilog=EPILOG)
 @_config_option
 @click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")

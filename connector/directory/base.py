@@ -82,6 +82,11 @@ class Directory(ABC):
         value (or its absence) already there."""
 
     @abstractmethod
+    def _move(self, dn: str, new_parent: str) -> None:
+        """Give the entry a new superior, keeping its RDN (LDAP modrdn): the same entry,
+        its password, lock and lock record kept."""
+
+    @abstractmethod
     def exists(self, dn: str) -> bool: ...
 
     @abstractmethod
@@ -183,6 +188,15 @@ class Directory(ABC):
             and self.exists(area))
 
     # -- writing ---------------------------------------------------------------------------
+
+    def move(self, dn: str, new_parent: str) -> str:
+        """``reorganize`` (as the directory operator): move the entry, return its new DN."""
+        self._move(dn, new_parent)
+        return f"{dn.split(',', 1)[0]},{new_parent}"
+
+    def modify(self, dn: str, mods: Sequence[Modification]) -> None:
+        """An operator's modification (``reorganize``): no scope lane applies."""
+        self._modify(dn, mods)
 
     def add_entry(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
         """Create a structural entry (``bootstrap``): no scope lane applies."""

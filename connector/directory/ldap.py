@@ -240,6 +240,10 @@ class LdapDirectory(Directory):
             else:
                 conn.add(dn, attributes={k: list(v) for k, v in attributes.items()})
 
+    def _move(self, dn: str, new_parent: str) -> None:
+        with _ldap_errors(f"move {dn}"):
+            self._conn().modify_dn(dn, dn.split(",", 1)[0], new_superior=new_parent)
+
     def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
         conn = self._conn()
         with _ldap_errors(f"modify {dn}"):

@@ -75,6 +75,18 @@ class MemoryDirectory(Directory):
         self.writes += 1
         self.put(dn, attributes)
 
+    def _move(self, dn: str, new_parent: str) -> None:
+        self._maybe_fail(dn)
+        entry = self.entries.pop(dn_key(dn), None)
+        if entry is None:
+            raise NoSuchEntry(f"move {dn}: noSuchObject")
+        if dn_key(new_parent) not in self.entries:
+            self.entries[dn_key(dn)] = entry
+            raise NoSuchEntry(f"move {dn}: noSuchObject (new superior)")
+        new_dn = f"{dn.split(',', 1)[0]},{new_parent}"
+        self.writes += 1
+        self.put(new_dn, entry[1])
+
     def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
         self._maybe_fail(dn)
         values = self.get(dn)

@@ -95,3 +95,27 @@ def test_acl_has_one_rule_set_per_province_in_first_match_order():
     assert sum("cn=province-admins-HCM" in r for r in rules) == 5
     ldif = acl_ldif(LAYOUT, units("BTE"), "olcDatabase={2}mdb,cn=config")
     assert "dn: olcDatabase={2}mdb,cn=config" in ldif and "replace: olcLimits" in ldif
+
+
+def test_formerly_lists_the_codes_a_unit_absorbed():
+    from pathlib import Path
+
+    merged = load_units(Path(__file__).resolve().parents[2] / "config" /
+                        "units-merged.example.toml")
+    assert merged.renames == {"bte": "BTR", "tvh": "BTR"}
+    assert merged.merged_provinces == {"BTR": ("BTE", "TVH")}
+
+
+@pytest.mark.parametrize("formerly,message", [
+    ('"BTE"', "formerly must be a list"),
+    ('["B,TE"]', "formerly must be a list"),
+    ('["HCM"]', "HCM as a former code, but that unit is still listed"),
+])
+def test_a_bad_formerly_is_refused(tmp_path, formerly, message):
+    from connector.errors import UnitsError
+
+    path = tmp_path / "units.toml"
+    path.write_text(f'[[province]]\ncode = "BTR"\nname = "x"\nformerly = {formerly}\n\n'
+                    '[[province]]\ncode = "HCM"\nname = "y"\n', encoding="utf-8")
+    with pytest.raises(UnitsError, match=message):
+        load_units(path)
