@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from connector.core.model import Layout, Status
-from connector.resources import sample_roster
+from connector.resources import config_dir, sample_roster
 from connector.testing.delegation import install_delegation
 from connector.testing.slapd import SlapdServer, sample_units
 
@@ -160,7 +160,21 @@ def main() -> int:
               "pwdAccountLockedTime description   (base64 values shown decoded)")
         print(decoded(server.search(server.layout.base_dn, "(pwdAccountLockedTime=*)",
                                     ["uid", "pwdAccountLockedTime", "description"])))
-        banner("9. The audit log (last 8 of its lines)")
+        banner("9. A merger: Bến Tre (BTE) and Trà Vinh become BTR (SPEC §10)")
+        merged = config_dir() / "units-merged.example.toml"
+        day3 = work / "roster-day3.csv"
+        day3.write_text(tomorrow.read_text(encoding="utf-8").replace(",BTE,", ",BTR,"),
+                        encoding="utf-8")
+        print(f"units file with `formerly = [\"BTE\", \"TVH\"]`: {merged}; the roster now "
+              "says BTR")
+        connector(["reconcile", "--roster", str(day3), "--units", str(merged)],
+                  envs["province:BTE"], "province:BTE")
+        connector(["reorganize", "--units", str(merged), "--dry-run"], operator, "operator")
+        connector(["reorganize", "--units", str(merged)], operator, "operator")
+        print(decoded(server.search(server.layout.people_dn("BTR"), "(uid=*)",
+                                    ["uid", "departmentNumber", "pwdAccountLockedTime"])))
+
+        banner("10. The audit log (last 8 of its lines)")
         lines = (work / "audit.jsonl").read_text(encoding="utf-8").splitlines()
         print(f"{len(lines)} lines in {work / 'audit.jsonl'}; the last 8:")
         for line in lines[-8:]:

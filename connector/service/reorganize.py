@@ -59,6 +59,8 @@ def planned_moves(directory: Directory, layout: Layout,
         for old in olds:
             for source, target in ((layout.people_dn(old), layout.people_dn(new)),
                                    (layout.admins_dn(old), layout.admins_dn(new))):
+                if not directory.exists(source):
+                    continue  # that former province never had this OU here
                 for dn, values in directory._search(source, "inetOrgPerson", ["uid"],
                                                     scope="one"):
                     uid = (values.get("uid") or [dn.split(",", 1)[0].split("=", 1)[1]])[0]
