@@ -27,6 +27,7 @@ from pathlib import Path
 from connector.core.model import Layout
 from connector.core.plan import desired_values
 from connector.sources.roster import read_roster
+from connector.testing.delegation import install_delegation
 from connector.testing.slapd import SlapdServer, _tool, ldif, sample_units
 
 FIRST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
@@ -74,6 +75,10 @@ def main() -> int:
           f"{args.workers}; slapd durable (no dbnosync), back-mdb, ppolicy", flush=True)
 
     with SlapdServer(layout, sample_units()) as server:
+        # measured as the offices run it: the IT Centre's delegated identity under the
+        # generated ACLs, for the raw tools and the connector alike (the rootDN would skip
+        # ACL evaluation altogether)
+        it = install_delegation(server, sample_units())["it-centre"]
         # raw ldapadd -c of the same entries, into a sibling container of the same shape
         raw_base = layout.people_dn("HCM")
         entries = []
@@ -84,12 +89,12 @@ def main() -> int:
                                          "inetOrgPerson"]
             entries.append((f"uid={person.employee_id},{raw_base}", attributes))
         (work / "raw.ldif").write_text(ldif(entries), encoding="utf-8")
-        raw_add, _ = timed([_tool("ldapadd"), "-c", "-x", "-H", server.url, "-D", server.root_dn,
-                            "-w", server.root_password, "-f", str(work / "raw.ldif")])
+        raw_add, _ = timed([_tool("ldapadd"), "-c", "-x", "-H", server.url, "-D", it.dn,
+                            "-w", it.password, "-f", str(work / "raw.ldif")])
 
         env = {**os.environ, "CONNECTOR_LDAP__URL": server.url,
-               "CONNECTOR_LDAP__BIND_DN": server.root_dn,
-               "CONNECTOR_LDAP__BIND_PASSWORD": server.root_password,
+               "CONNECTOR_LDAP__BIND_DN": it.dn,
+               "CONNECTOR_LDAP__BIND_PASSWORD": it.password,
                "CONNECTOR_LDAP__WORKERS": str(args.workers),
                "CONNECTOR_AUDIT__PATH": str(work / "audit.jsonl"),
                "CONNECTOR_STATE__DIR": str(work / "state"),
@@ -106,7 +111,7 @@ def main() -> int:
         searches = []
         for base in (layout.central_dn, layout.vendors_dn):
             elapsed, _ = timed([_tool("ldapsearch"), "-LLL", "-x", "-H", server.url, "-D",
-                                server.root_dn, "-w", server.root_password, "-E",
+                                it.dn, "-w", it.password, "-E",
                                 "pr=1000/noprompt", "-b", base, "(objectClass=inetOrgPerson)"])
             searches.append(elapsed)
         raw_search = sum(searches)

@@ -69,12 +69,13 @@ def reconcile(
                     len(roster.people), len(roster.rejected))
         if roster.ignored_columns:
             logger.warning("roster columns ignored: {}", ", ".join(roster.ignored_columns))
+        # a bad units file is a configuration error, reported before any bind
+        units = load_units(settings.units.path) if settings.units.path else None
+        absorbed = units.merged_provinces.get(scope.code or "", ()) if units else ()
         directory = connect()
         mark = _lap(result, "connect", mark)
         try:
             result.actor = directory.actor
-            units = load_units(settings.units.path) if settings.units.path else None
-            absorbed = units.merged_provinces.get(scope.code or "", ()) if units else ()
             snapshot = directory.snapshot(scope, absorbed)
             mark = _lap(result, "snapshot", mark)
             logger.info("snapshot: {} accounts in the OUs of {} ({:.2f}s)", len(snapshot.accounts),

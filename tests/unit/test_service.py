@@ -207,3 +207,16 @@ def test_applying_a_plan_converges_and_never_touches_rejected_ids(first, second,
         again = compute_plan(roster.people, directory.snapshot(scope_value), scope_value,
                              LAYOUT, roster.rejected_keys)
         assert again.actions == (), [a.to_dict() for a in again.actions]
+
+
+def test_a_bad_units_file_is_refused_before_the_directory_is_contacted(tmp_path):
+    from connector.errors import UnitsError
+
+    (tmp_path / "units.toml").write_text("[[province]]\ncode = 'B,TE'\nname = 'x'\n")
+    settings = make_settings(tmp_path, units={"path": str(tmp_path / "units.toml")})
+
+    def connect():
+        raise AssertionError("connected before the units file was read")
+
+    with pytest.raises(UnitsError):
+        reconcile(settings, connect, roster_path=write(tmp_path, [row("TW1")]))
