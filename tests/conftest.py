@@ -1,8 +1,12 @@
 """Fixtures: a real, throwaway OpenLDAP per test (module-scoped ones live with their tests).
 
-``CONNECTOR_TEST_DOCKER=1`` selects an OpenLDAP container through the docker
-SDK instead (same API); otherwise Debian's ``slapd`` is started locally. When
-slapd is missing, integration tests fail: they never silently skip.
+Debian's ``slapd`` is started locally; when it is missing, integration tests
+fail: they never silently skip. With ``CONNECTOR_TEST_DOCKER=1`` (``.ci/run``
+sets it) a private Docker engine is started once per session, the images are
+built offline as the README says, and every test marked ``container`` runs
+twice: ``[local]`` and ``[container]``, the latter against the OpenLDAP image
+(same fixture API). Without the variable, ``container`` tests run locally only
+and ``docker`` tests skip saying how to enable them.
 """
 
 from __future__ import annotations
@@ -13,23 +17,54 @@ from pathlib import Path
 
 import pytest
 
+from connector.testing.container import ContainerServer
+from connector.testing.engine import Engine, EngineMissing
 from connector.testing.slapd import SlapdMissing, SlapdServer, sample_units
 
 
-def _server() -> SlapdServer:
-    if os.environ.get("CONNECTOR_TEST_DOCKER") == "1":
-        from connector.testing.container import ContainerServer
+def docker_enabled() -> bool:
+    return os.environ.get("CONNECTOR_TEST_DOCKER") == "1"
 
-        return ContainerServer(units=sample_units())  # type: ignore[return-value]
+
+def _server() -> SlapdServer:
     try:
         return SlapdServer(units=sample_units())
     except SlapdMissing as exc:
         pytest.fail(f"{exc} (integration tests need a real slapd; .ci/run installs it)")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if ("slapd" in metafunc.fixturenames and docker_enabled()
+            and metafunc.definition.get_closest_marker("container")):
+        metafunc.parametrize("slapd", ["local", "container"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Engine]:
+    """The private engine with both images built; a failure here is a failure, not a skip."""
+    if not docker_enabled():
+        pytest.skip("set CONNECTOR_TEST_DOCKER=1 to run the container tests (.ci/run does)")
+    engine = Engine()
+    try:
+        engine.start()
+    except EngineMissing as exc:
+        pytest.fail(f"{exc} (.ci/run installs docker.io and debootstrap)")
+    try:
+        engine.build_images()
+        print("\ncontainer engine ready:", ", ".join(f"{k} {v:.1f}"
+                                                  for k, v in engine.timings.items()))
+        yield engine
+    finally:
+        engine.stop()
+
+
 @pytest.fixture
-def slapd() -> Iterator[SlapdServer]:
-    server = _server()
+def slapd(request: pytest.FixtureRequest) -> Iterator[SlapdServer]:
+    server: SlapdServer
+    if getattr(request, "param", "local") == "container":
+        server = ContainerServer(request.getfixturevalue("docker_engine"), units=sample_units())
+    else:
+        server = _server()
     server.start()
     try:
         yield server

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Iterable
+
 from connector.core.model import Layout
 from connector.core.units import Units
 
@@ -62,3 +65,42 @@ def tree_entries(layout: Layout, units: Units) -> list[Entry]:
             "member": [placeholder_member(layout)],
         }))
     return entries
+
+
+def base_entries(layout: Layout) -> list[Entry]:
+    """The suffix entry and the ppolicy default policy (``pwdLockout: TRUE``, SPEC §2)."""
+    first = layout.base_dn.split(",")[0]
+    kind, value = first.split("=", 1)
+    return [
+        (layout.base_dn, {"objectClass": ["top", "dcObject", "organization"], kind: [value],
+                          "o": ["Bảo hiểm xã hội Việt Nam"]}),
+        (layout.policies_dn, {"objectClass": ["top", "organizationalUnit"],
+                              "ou": [layout.policies.split("=", 1)[1]]}),
+        (layout.default_policy_dn, {
+            "objectClass": ["top", "organizationalRole", "pwdPolicy"],
+            "cn": ["default"],
+            "pwdAttribute": ["userPassword"],
+            "pwdLockout": ["TRUE"],
+            "pwdMaxFailure": ["0"],
+            "pwdAllowUserChange": ["TRUE"],
+        }),
+    ]
+
+
+def entries_ldif(entries: Iterable[Entry]) -> str:
+    """Entries as LDIF for slapadd/ldapadd; non-ASCII or unsafe values are base64 (RFC 2849)."""
+    out: list[str] = []
+    for dn, attributes in entries:
+        out.append(_ldif_line("dn", dn))
+        for name, values in attributes.items():
+            out.extend(_ldif_line(name, value) for value in values)
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _ldif_line(name: str, value: str) -> str:
+    safe = value.isascii() and value == value.strip() and not value.startswith((":", "<")) and \
+        "\n" not in value and "\r" not in value and "\x00" not in value
+    if safe:
+        return f"{name}: {value}"
+    return f"{name}:: {base64.b64encode(value.encode()).decode()}"

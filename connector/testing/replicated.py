@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 
 from connector.core.model import Layout
-from connector.core.tree import tree_entries
+from connector.core.tree import base_entries, tree_entries
 from connector.core.units import Units
 from connector.testing.slapd import SlapdServer, _tool, ldif
 
@@ -64,7 +64,7 @@ olcSpCheckpoint: 100 1
             self._run([_tool("slapadd"), "-n0", "-F", str(self.dir / "slapd.d"),
                        "-l", str(self.dir / "config.ldif")])
             if self.seed:
-                entries = self._base_entries()
+                entries = base_entries(self.layout)
                 if self.units is not None:
                     entries += tree_entries(self.layout, self.units)
                 (self.dir / "base.ldif").write_text(ldif(entries), encoding="utf-8")

@@ -24,9 +24,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from connector.core.model import Layout
-from connector.core.tree import Entry, tree_entries
+from connector.core.tree import Entry, base_entries, entries_ldif, tree_entries
 from connector.core.units import Units
 from connector.sources.units import load_units
+
+# Kept under its old name for the tests and helpers that build LDIF.
+ldif = entries_ldif
 
 SLAPD_PATHS = ("/usr/sbin/slapd", "/usr/local/libexec/slapd", "/usr/libexec/slapd")
 MODULE_PATHS = ("/usr/lib/ldap", "/usr/lib64/openldap", "/usr/lib/openldap")
@@ -65,25 +68,6 @@ def ssha(password: str) -> str:
     salt = secrets.token_bytes(8)
     digest = hashlib.sha1(password.encode() + salt).digest()
     return "{SSHA}" + base64.b64encode(digest + salt).decode()
-
-
-def ldif(entries: Iterable[Entry]) -> str:
-    """Entries as LDIF; non-ASCII or unsafe values are base64 (RFC 2849)."""
-    out: list[str] = []
-    for dn, attributes in entries:
-        out.append(_line("dn", dn))
-        for name, values in attributes.items():
-            out.extend(_line(name, value) for value in values)
-        out.append("")
-    return "\n".join(out) + "\n"
-
-
-def _line(name: str, value: str) -> str:
-    safe = value.isascii() and value == value.strip() and not value.startswith((":", "<")) and \
-        "\n" not in value and "\r" not in value and "\x00" not in value
-    if safe:
-        return f"{name}: {value}"
-    return f"{name}:: {base64.b64encode(value.encode()).decode()}"
 
 
 class SlapdServer:
@@ -227,29 +211,6 @@ olcPPolicyUseLockout: FALSE
             if result.returncode != 0:
                 raise RuntimeError(f"openssl failed: {result.stderr[-500:]}")
 
-    def _base_entries(self) -> list[Entry]:
-        layout = self.layout
-        first = layout.base_dn.split(",")[0]
-        kind, value = first.split("=", 1)
-        base_entry: Entry = (layout.base_dn, {
-            "objectClass": ["top", "dcObject", "organization"],
-            kind: [value],
-            "o": ["Bảo hiểm xã hội Việt Nam"],
-        })
-        return [
-            base_entry,
-            (layout.policies_dn, {"objectClass": ["top", "organizationalUnit"],
-                                  "ou": [layout.policies.split("=", 1)[1]]}),
-            (layout.default_policy_dn, {
-                "objectClass": ["top", "organizationalRole", "pwdPolicy"],
-                "cn": ["default"],
-                "pwdAttribute": ["userPassword"],
-                "pwdLockout": ["TRUE"],
-                "pwdMaxFailure": ["0"],
-                "pwdAllowUserChange": ["TRUE"],
-            }),
-        ]
-
     @property
     def initialised(self) -> bool:
         config = self.dir / "slapd.d"
@@ -265,7 +226,7 @@ olcPPolicyUseLockout: FALSE
             (self.dir / "config.ldif").write_text(self._config_ldif(), encoding="utf-8")
             self._run([_tool("slapadd"), "-n0", "-F", str(self.dir / "slapd.d"),
                        "-l", str(self.dir / "config.ldif")])
-            entries = self._base_entries()
+            entries = base_entries(self.layout)
             if self.units is not None:
                 entries += tree_entries(self.layout, self.units)
             (self.dir / "base.ldif").write_text(ldif(entries), encoding="utf-8")

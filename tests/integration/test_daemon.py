@@ -59,6 +59,7 @@ def daemon_env(slapd: SlapdServer, tmp_path: Path) -> dict[str, str]:
     return connector_env(slapd, tmp_path, CONNECTOR_SCHEDULE__INTERVAL_SECONDS="1")
 
 
+@pytest.mark.container
 def test_daemon_picks_up_roster_changes_and_stops_cleanly_on_sigterm(slapd, tmp_path,
                                                                       daemon_env):
     process = start_daemon(daemon_env, tmp_path / "daemon.log")
@@ -83,6 +84,7 @@ def test_daemon_picks_up_roster_changes_and_stops_cleanly_on_sigterm(slapd, tmp_
     assert data["scope"] == "it-centre" and data["last_success"]
 
 
+@pytest.mark.container
 def test_daemon_survives_a_directory_outage_and_recovers(slapd, tmp_path, daemon_env):
     process = start_daemon(daemon_env, tmp_path / "daemon.log")
     try:
@@ -155,6 +157,7 @@ def test_lock_of_a_killed_process_is_released(slapd, tmp_path, daemon_env):
     assert run_cli(["reconcile", "--no-wait"], daemon_env).returncode == 0
 
 
+@pytest.mark.container
 def test_metrics_endpoint_serves_runs_actions_and_last_success(slapd, tmp_path, daemon_env):
     port = free_port()
     env = {**daemon_env, "CONNECTOR_METRICS__PORT": str(port)}

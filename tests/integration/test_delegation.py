@@ -48,6 +48,7 @@ def dns(server: SlapdServer) -> set[str]:
     return {line[4:] for line in text.splitlines() if line.startswith("dn: ")}
 
 
+@pytest.mark.container
 def test_each_scope_does_only_its_own_part_of_the_same_roster(delegated, tmp_path):
     server, ids = delegated
     it = run(server, ids["it-centre"], tmp_path, ROSTER, "--json")
@@ -64,6 +65,7 @@ def test_each_scope_does_only_its_own_part_of_the_same_roster(delegated, tmp_pat
     assert not any("ou=HCM" in dn for dn in dns(server))
 
 
+@pytest.mark.container
 def test_province_connector_locks_its_staff_and_counts_others_out_of_scope(delegated, tmp_path):
     server, ids = delegated
     run(server, ids["province:BTE"], tmp_path, ROSTER)
@@ -76,6 +78,7 @@ def test_province_connector_locks_its_staff_and_counts_others_out_of_scope(deleg
     assert (action["action"], action["employee_id"], action["clause"]) == ("lock", "B1", "6.2.1")
 
 
+@pytest.mark.container
 def test_admin_removed_from_the_group_loses_write_access_at_once(delegated, tmp_path):
     server, ids = delegated
     run(server, ids["it-centre"], tmp_path, ROSTER)
@@ -99,6 +102,7 @@ def test_admin_removed_from_the_group_loses_write_access_at_once(delegated, tmp_
     assert any(x["action"] == "group_remove" and x["outcome"] == "ok" for x in audit)
 
 
+@pytest.mark.container
 def test_misuse_hold_only_the_it_centre_can_lift(delegated, tmp_path):
     server, ids = delegated
     run(server, ids["province:BTE"], tmp_path, ROSTER)
@@ -138,6 +142,7 @@ def test_province_locks_and_unlocks_its_own_staff_by_hand(delegated, tmp_path):
     assert misuse.returncode == 2 and "IT Centre only" in misuse.stderr
 
 
+@pytest.mark.container
 def test_check_passes_for_correct_identities_and_flags_an_over_privileged_one(delegated,
                                                                               tmp_path):
     server, ids = delegated
@@ -151,6 +156,7 @@ def test_check_passes_for_correct_identities_and_flags_an_over_privileged_one(de
     assert root.returncode == 1 and "WRONG" in root.stdout
 
 
+@pytest.mark.container
 def test_check_on_empty_ous_proves_create_access_or_fails(delegated, tmp_path):
     """Nothing in ou=people,ou=BTE yet: the right identity passes on a No-Op create probe,
     the HCM identity configured as province:BTE fails (a "not verified" is no pass)."""
@@ -224,6 +230,7 @@ def _audit(tmp_path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.container
 def test_a_password_reset_never_lifts_a_lock_the_rules_keep(delegated, tmp_path):
     """ppolicy drops pwdAccountLockedTime on every password change. The operator resets
     the passwords of a held 6.2.3, a 6.3 hold on province staff and a 6.2.1 whose person

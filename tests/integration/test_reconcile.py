@@ -46,6 +46,7 @@ def audit(tmp_path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.container
 def test_initial_run_creates_accounts_and_second_run_changes_nothing(slapd, tmp_path):
     rows = [row("TW1", "Nguyễn Văn An", email="an@vss.gov.vn", field="CNTT"),
             row("NCC1", "Đặng Quốc Bảo", unit_type="vendor", unit_code="VNPT"),
@@ -78,6 +79,7 @@ def test_initial_run_creates_accounts_and_second_run_changes_nothing(slapd, tmp_
      ("maternity_leave", "vendor", "VNPT", "6.2.4"),
      ("terminated", "vendor", "VNPT", "6.2.4")],
 )
+@pytest.mark.container
 def test_status_locks_with_its_clause_and_the_bind_really_fails(
         slapd, tmp_path, status, unit_type, unit_code, clause):
     dn = f"uid=P1,{C if unit_type == 'central' else V}"
@@ -96,6 +98,7 @@ def test_status_locks_with_its_clause_and_the_bind_really_fails(
         "P1", status, clause, "ok")
 
 
+@pytest.mark.container
 def test_return_from_leave_unlocks_and_the_bind_works_again(slapd, tmp_path):
     reconcile(slapd, tmp_path, [row("P1")])
     slapd.set_password(dn_central("P1"), "pw-P1-return")
@@ -209,6 +212,7 @@ def test_rejected_rows_leave_their_accounts_exactly_as_they_are(slapd, tmp_path)
     assert slapd.search(LAYOUT.central_dn) == before
 
 
+@pytest.mark.container
 def test_names_with_ldap_special_characters_and_diacritics_round_trip(slapd, tmp_path):
     names = {"S1": 'Lê, Văn "Tám" + Bảy', "S2": "Trần \\ <Thị> ; = Ánh", "S3": "#Đỗ Hữu Phước*",
              "S4": "Nguyễn  Thị   Ngọc Ánh"}
@@ -261,6 +265,7 @@ def test_wrong_password_is_a_configuration_error_that_never_echoes_it(slapd, tmp
     assert "Wrong-Secret-123" not in result.stdout + result.stderr
 
 
+@pytest.mark.container
 def test_no_secret_in_stdout_stderr_or_audit(slapd, tmp_path):
     rows = [row("P1"), row("P2", status="terminated")]
     outputs = [reconcile(slapd, tmp_path, rows, "--dry-run"),
