@@ -110,7 +110,7 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
         result = run(settings, lambda: _connect(settings), dry_run=dry_run,
                      allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        _print_json(result.to_dict())
     else:
         click.echo(run_report(result))
     ctx.exit(result.exit_code)
@@ -277,7 +277,7 @@ def reorganize(ctx: click.Context, config: Path | None, units_path: Path | None,
     finally:
         directory.close()
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        _print_json(result.to_dict())
     else:
         for dn in result.tree.created or result.tree.planned:
             click.echo(f"{'would create' if dry_run else 'created'} {dn}")
@@ -359,6 +359,14 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
         return
     for key, value in data.items():
         click.echo(f"{key}: {value}")
+
+
+def _print_json(document: object) -> None:
+    """One JSON document on stdout, written as it is encoded: a 40,000-action run's
+    document is never held twice in memory as one string."""
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,7 +27,7 @@ from loguru import logger
 
 from connector.core.results import RunResult
 from connector.errors import ConnectorError, ExitCode, Permanent, RunLocked, Transient
-from connector.service.reconcile import DirectoryFactory, new_run_id, reconcile
+from connector.service.reconcile import DirectoryFactory, RunMemo, new_run_id, reconcile
 from connector.service.runlock import run_lock
 from connector.settings import Settings
 
@@ -60,6 +60,8 @@ class Daemon:
         self.connect = connect
         self.stop = threading.Event()
         self.runs = 0
+        #: the parsed roster and the last quiet run, kept between runs (issue 11)
+        self.memo = RunMemo()
         self.status: dict[str, Any] = read_status(settings) or {}
         self.metrics: Any = None
         #: set by ``serve``: schedule one early retry after a cut-off run
@@ -82,7 +84,8 @@ class Daemon:
         error: str | None = None
         try:
             with run_lock(self.settings, wait=False):
-                result = reconcile(self.settings, self.connect, stop=self.stop, run_id=run_id)
+                result = reconcile(self.settings, self.connect, stop=self.stop, run_id=run_id,
+                                   memo=self.memo)
             code = result.exit_code
             error = result.error
             if code == ExitCode.UNAVAILABLE:

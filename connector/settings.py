@@ -133,6 +133,10 @@ class ScheduleSettings(_Group):
     retry_seconds: int = Field(60, ge=0, description="after a run cut off by an outage (exit 4), "
                                "one early retry this many seconds later instead of waiting for "
                                "the next scheduled time; 0: wait")
+    full_read_every: int = Field(12, ge=1, description="the daemon skips the directory read "
+                                 "of a run whose roster bytes, date and directory contextCSN "
+                                 "are those of an earlier run that found nothing to do, but "
+                                 "reads in full at least every N runs")
 
     @field_validator("timezone")
     @classmethod

@@ -33,7 +33,7 @@ class Status(StrEnum):
     VIOLATION = "violation"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """One valid roster row. ``None`` in an optional field means "not given"."""
 
@@ -70,7 +70,7 @@ class Rejected:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Account:
     """A person entry as read from a managed OU (only the attributes the plan needs)."""
 
@@ -228,6 +228,8 @@ def dn_key(dn: str) -> str:
     Good enough for the DNs this connector builds and reads back (case-insensitive
     ``ou``/``uid``/``cn`` values); it does not decode hex escapes.
     """
+    if " " not in dn and "\\" not in dn:  # nearly every DN: nothing to strip or unescape
+        return dn.lower()
     parts: list[str] = []
     current: list[str] = []
     escaped = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from connector.core.model import Layout, Person, Role, Scope, Snapshot, Status, UnitType, dn_key
 
@@ -127,11 +128,13 @@ def managed_containers(scope: Scope, layout: Layout, provinces: frozenset[str]) 
 
 
 def canonical_province(code: str, provinces: frozenset[str]) -> str | None:
-    folded = code.casefold()
-    for known in provinces:
-        if known.casefold() == folded:
-            return known
-    return None
+    return _folded_provinces(provinces).get(code.casefold())
+
+
+@lru_cache(maxsize=64)
+def _folded_provinces(provinces: frozenset[str]) -> dict[str, str]:
+    """casefold(code) → code, built once per set of provinces (a lookup per roster row)."""
+    return {known.casefold(): known for known in provinces}
 
 
 def desired_container(

@@ -135,6 +135,20 @@ class Directory(ABC):
         return Snapshot(tuple(accounts), groups, provinces, self._missing_containers(scope),
                         admin_keys, former_keys)
 
+    def change_stamp(self) -> str | None:
+        """What changes whenever anything in the database changes: the suffix entry's
+        ``contextCSN`` where syncprov maintains it (None where it does not, or where
+        this identity may not read it: then nothing is ever skipped)."""
+        try:
+            entries = list(self._search(self.layout.base_dn, "*", ["contextCSN"], scope="base"))
+        except DirectoryError:
+            return None
+        for _, values in entries:
+            stamps = next((v for k, v in values.items() if k.lower() == "contextcsn"), [])
+            if stamps:
+                return " ".join(sorted(stamps))
+        return None
+
     def find_accounts(self, employee_id: str, containers: Iterable[str]) -> list[Account]:
         return [account_from_values(dn, values) for container in containers
                 for dn, values in self._search(container, "inetOrgPerson",
@@ -289,20 +303,22 @@ def create_attributes(action: Action) -> dict[str, list[str]]:
     return attributes
 
 
+_PERSON_KEYS = tuple((name, name.lower()) for name in PERSON_ATTRIBUTES)
+
+
 def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
     """Build an Account from attribute values (case-insensitive names)."""
     lower = {name.lower(): vals for name, vals in values.items()}
-
-    def one(name: str) -> str | None:
-        vals = lower.get(name.lower())
-        if not vals:
-            return None
-        return vals[0] if len(vals) == 1 else "\n".join(vals)
-
-    employee_id = one("uid") or one("employeeNumber") or dn.split(",", 1)[0].split("=", 1)[-1]
-    person = {name: value for name in PERSON_ATTRIBUTES if (value := one(name)) is not None}
-    record, _ = lockinfo.find(lower.get("description", []))
-    attribute = one("pwdAccountLockedTime") is not None
+    person: dict[str, str] = {}
+    for name, key in _PERSON_KEYS:
+        vals = lower.get(key)
+        if vals:
+            person[name] = vals[0] if len(vals) == 1 else "\n".join(vals)
+    employee_id = person.get("uid") or person.get("employeeNumber") or \
+        dn.split(",", 1)[0].split("=", 1)[-1]
+    descriptions = lower.get("description")
+    record = lockinfo.find(descriptions)[0] if descriptions else None
+    attribute = bool(lower.get("pwdaccountlockedtime"))
     return Account(
         dn=dn,
         employee_id=employee_id.split("\n")[0],

@@ -65,3 +65,62 @@ def test_every_ldap3_internal_the_fast_wire_path_touches_is_still_there():
                if not hasattr(objects[owner], name)]
     assert missing == []
     assert ldap3.__version__ == "2.9.1"
+
+
+@given(message_id=st.integers(min_value=1, max_value=2**31 - 1), base=text,
+       scope=st.sampled_from(["base", "one", "sub"]),
+       object_class=st.sampled_from(["inetOrgPerson", "groupOfNames", "*"]),
+       # ldap3's filter parser trims the value; ids never start or end with spaces
+       uid=st.one_of(st.none(), st.text(min_size=1, max_size=40).filter(
+           lambda value: value == value.strip())),
+       attributes=st.lists(st.sampled_from(["uid", "cn", "description", "1.1"]), min_size=1,
+                           max_size=4, unique=True),
+       limit=st.integers(min_value=0, max_value=1000))
+def test_search_request_matches_ldap3(message_id, base, scope, object_class, uid, attributes,
+                                      limit):
+    from ldap3.operation.search import search_operation
+    from ldap3.utils.conv import escape_filter_chars
+
+    text_filter = f"(objectClass={object_class})"
+    if uid is not None:
+        text_filter = f"(&{text_filter}(uid={escape_filter_chars(uid)}))"
+    ours = ber.message(message_id, ber.search_request(
+        base, scope, ber.search_filter(object_class, uid), attributes, limit))
+    request = search_operation(base, text_filter, {"base": ldap3.BASE, "one": ldap3.LEVEL,
+                                                   "sub": ldap3.SUBTREE}[scope],
+                               ldap3.DEREF_NEVER, attributes, limit, 0, False,
+                               auto_escape=False, auto_encode=True, check_names=False)
+    assert ours == reference(message_id, "searchRequest", request)
+
+
+@given(dn=text, values=st.dictionaries(st.sampled_from(["cn", "sn", "mail", "description"]),
+                                       st.lists(st.text(max_size=300), min_size=1, max_size=3),
+                                       min_size=0, max_size=4))
+def test_a_search_entry_decodes_to_the_text_ldap3_would_give(dn, values):
+    from ldap3.protocol.rfc4511 import (
+        LDAPDN,
+        AttributeDescription,
+        AttributeValue,
+        PartialAttribute,
+        PartialAttributeList,
+        SearchResultEntry,
+        Vals,
+    )
+
+    entry = SearchResultEntry()
+    entry["object"] = LDAPDN(dn)
+    attributes = PartialAttributeList()
+    for i, (name, found) in enumerate(values.items()):
+        attribute = PartialAttribute()
+        attribute["type"] = AttributeDescription(name)
+        vals = Vals()
+        for j, value in enumerate(found):
+            vals[j] = AttributeValue(value.encode("utf-8"))
+        attribute["vals"] = vals
+        attributes[i] = attribute
+    entry["attributes"] = attributes
+    data = reference(7, "searchResEntry", entry)
+    _, start, _ = ber._header(data, 0)
+    _, _, id_end = ber._header(data, start)
+    _, op_start, op_end = ber._header(data, id_end)
+    assert ber.decode_entry(data, op_start, op_end) == (dn, values)

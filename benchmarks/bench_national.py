@@ -1,0 +1,282 @@
+"""Benchmark at national scale, measured the way the offices run it.
+
+    python3 benchmarks/bench_national.py [--rows 10000 100000] [--repeat 1]
+
+For each roster size: a generated national roster (60 % province staff over 34
+provinces, Bến Tre the largest at 16 % of them; 30 % central over 20 units; 9 %
+vendors; 1 % province admins) and a 34-province units file. Every measurement
+binds as a **delegated identity** under the ACLs of `bootstrap --print-acl`
+(never the rootDN, which skips ACL evaluation): the IT Centre (central,
+vendors and the 34 `ou=admins`: 36 OUs) and Bến Tre (`province:BTE`), the raw
+OpenLDAP tools and the connector alike. slapd is durable (no dbnosync).
+
+Prints, per size:
+  * initial provisioning: raw `ldapadd -c` of exactly the entries the connector
+    plans (from its own dry run) into a fresh, identically configured server,
+    vs the connector's first reconcile (entries/s, ratio; ≥ 1.0× is the goal);
+  * no-op reconcile vs paged `ldapsearch` of the same OUs as the same identity
+    (and, for a province, + an `awk` scan of the national roster for its
+    rows): seconds, ratio (≤ 3× is the goal);
+  * the connector's per-phase times (start-up, roster, connect, snapshot,
+    plan, apply), per-entry costs and peak RSS.
+Not a test: figures vary with the machine; nothing asserts on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector.core.model import Layout
+from connector.directory.base import PERSON_CLASSES
+from connector.sources.units import load_units
+from connector.testing.delegation import Identity, install_delegation
+from connector.testing.slapd import SlapdServer, _tool, ldif
+
+PROVINCES = ["HNI", "HCM", "HPG", "DNG", "CTO", "BTE", "HUE", "LCI", "TQG", "CBG", "LCU",
+             "DBN", "SLA", "TNN", "LSN", "QNH", "PTO", "BNH", "HYN", "NBH", "THA", "NAN",
+             "HTH", "QTI", "QNI", "GLI", "DLK", "KHA", "LDG", "DNI", "TNH", "VLG", "DTP",
+             "AGG"]
+CENTRAL = [f"B{i:02d}" for i in range(1, 20)] + ["TTCNTT"]
+VENDORS = ["VNPT", "VIETTEL", "FPT", "CMC"]
+FIRST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng"]
+MIDDLE = ["Văn", "Thị", "Hữu", "Minh", "Ngọc", "Thu", "Quốc", "Đức"]
+LAST = ["An", "Bình", "Châu", "Dũng", "Hà", "Hạnh", "Khoa", "Lan", "Long", "Mai", "Nam"]
+
+
+def make_units(path: Path) -> None:
+    lines = ["# 34 provinces, 20 central units, 4 vendors: the national shape\n"]
+    lines += [f'[[province]]\ncode = "{c}"\nname = "Bảo hiểm xã hội {c}"\n\n' for c in PROVINCES]
+    lines += [f'[[central]]\ncode = "{c}"\nname = "Ban {c}"\n\n' for c in CENTRAL]
+    lines += [f'[[vendor]]\ncode = "{c}"\nname = "{c}"\n\n' for c in VENDORS]
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def make_roster(path: Path, rows: int) -> None:
+    others = [c for c in PROVINCES if c != "BTE"]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["employee_id", "full_name", "email", "unit_type", "unit_code", "role",
+                         "status", "field"])
+        for i in range(rows):
+            slot = i % 100
+            if slot < 60:       # province staff; BTE gets 16 % of them
+                kind, code, role = "province", ("BTE" if i % 25 < 4 else others[i % 33]), "user"
+            elif slot < 90:
+                kind, code, role = "central", CENTRAL[i % 20], "user"
+            elif slot < 99:
+                kind, code, role = "vendor", VENDORS[i % 4], "user"
+            else:
+                kind, code, role = "province", PROVINCES[(i // 100) % 34], "admin"
+            name = f"{FIRST[i % 10]} {MIDDLE[(i // 10) % 8]} {LAST[(i // 80) % 11]}"
+            writer.writerow([f"NV{i:07d}", name, f"nv{i:07d}@vss.gov.vn", kind, code, role,
+                             "active", "Thu bảo hiểm"])
+
+
+@dataclass
+class Run:
+    seconds: float
+    report: dict[str, object]
+    max_rss_kib: int
+
+
+def run_connector(env: dict[str, str], *args: str) -> Run:
+    """One connector process: wall time, its --json report and its own max RSS (wait4)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        began = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "connector", "reconcile", "--json",
+                                    *args], env=env, stdout=out, stderr=err,
+                                   stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode not in (0, 1):
+            raise SystemExit(f"connector failed ({process.returncode}): "
+                             f"{err.read().decode()[-1500:]}")
+        return Run(seconds, json.loads(out.read()), usage.ru_maxrss)
+
+
+def timed(argv: list[str], stdin: Path | None = None) -> float:
+    began = time.perf_counter()
+    with open(stdin or os.devnull, "rb") as source:
+        result = subprocess.run(argv, stdin=source, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, check=False)
+    if result.returncode not in (0, 68):
+        raise SystemExit(f"{argv[0]} failed ({result.returncode}): {result.stderr[-800:]!r}")
+    return time.perf_counter() - began
+
+
+def connector_env(server: SlapdServer, identity: Identity, work: Path, roster: Path,
+                  units: Path, workers: int) -> dict[str, str]:
+    tag = identity.scope.replace(":", "-")
+    return {**os.environ, "CONNECTOR_LDAP__URL": server.url,
+            "CONNECTOR_LDAP__BIND_DN": identity.dn,
+            "CONNECTOR_LDAP__BIND_PASSWORD": identity.password,
+            "CONNECTOR_SCOPE": identity.scope, "CONNECTOR_LDAP__WORKERS": str(workers),
+            "CONNECTOR_UNITS__PATH": str(units),
+            "CONNECTOR_AUDIT__PATH": str(work / f"audit-{tag}.jsonl"),
+            "CONNECTOR_STATE__DIR": str(work / f"state-{tag}"),
+            "CONNECTOR_ROSTER__PATH": str(roster), "CONNECTOR_LOG__LEVEL": "WARNING",
+            "CONNECTOR_SAFETY__MAX_LOCK_COUNT": "1000000"}
+
+
+SYNCPROV = """dn: cn=module{0},cn=config
+changetype: modify
+add: olcModuleLoad
+olcModuleLoad: syncprov
+
+dn: olcOverlay=syncprov,olcDatabase={1}mdb,cn=config
+changetype: add
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: syncprov
+"""
+
+
+def daemon_cycles(server: SlapdServer, identity: Identity, work: Path, roster: Path,
+                  units: Path) -> list[float]:
+    """Three no-op runs as the daemon makes them (one process, its RunMemo kept): the
+    first parses and reads; then someone writes elsewhere in the database, so the
+    second reuses the parsed roster but reads in full; the third skips the read."""
+    from connector.directory.ldap import LdapDirectory
+    from connector.service.reconcile import RunMemo, reconcile
+    from connector.settings import load_settings
+
+    tag = identity.scope.replace(":", "-")
+    settings = load_settings(None, scope=identity.scope, roster={"path": str(roster)},
+                             units={"path": str(units)},
+                             audit={"path": str(work / f"audit-daemon-{tag}.jsonl")},
+                             state={"dir": str(work / f"state-daemon-{tag}")},
+                             ldap={"url": server.url, "bind_dn": identity.dn,
+                                   "bind_password": identity.password})
+    from loguru import logger
+
+    logger.remove()
+    memo = RunMemo()
+    seconds = []
+    for cycle in range(3):
+        if cycle == 1:
+            server.modify_as_root(f"dn: {server.layout.system_dn}\nchangetype: modify\n"
+                                  "replace: description\ndescription: touched\n")
+        began = time.perf_counter()
+        result = reconcile(settings, lambda: LdapDirectory(settings.ldap, settings.layout_value,
+                                                           settings.scope_value), memo=memo)
+        seconds.append(time.perf_counter() - began)
+        assert result.plan is not None and not result.plan.actions
+    return seconds
+
+
+def raw_ldif(plan: dict[str, object]) -> str:
+    entries = []
+    for action in plan["actions"]:  # type: ignore[attr-defined]
+        if action["action"] == "create":
+            attributes = {name: [value] for name, value in action["changes"].items()}
+            attributes["objectClass"] = list(PERSON_CLASSES)
+            entries.append((action["dn"], attributes))
+    return ldif(entries)
+
+
+def managed_ous(layout: Layout, scope: str) -> list[str]:
+    if scope == "it-centre":
+        return [layout.central_dn, layout.vendors_dn, *(layout.admins_dn(c) for c in PROVINCES)]
+    return [layout.people_dn(scope.split(":")[1])]
+
+
+def raw_read(server: SlapdServer, identity: Identity, bases: list[str]) -> float:
+    return sum(timed([_tool("ldapsearch"), "-LLL", "-x", "-H", server.url, "-D", identity.dn,
+                      "-w", identity.password, "-E", "pr=1000/noprompt", "-b", base,
+                      "(objectClass=inetOrgPerson)"]) for base in bases)
+
+
+def measure(rows: int, work: Path, workers: int) -> list[dict[str, object]]:
+    layout = Layout()
+    units_path, roster = work / "units.toml", work / f"roster-{rows}.csv"
+    make_units(units_path)
+    make_roster(roster, rows)
+    units = load_units(units_path)
+    results = []
+    with SlapdServer(layout, units) as server, SlapdServer(layout, units) as raw_server:
+        for each in (server, raw_server):  # as a replicated production server has it
+            each.ldapmodify_config(SYNCPROV)
+        identities = install_delegation(server, units)
+        raw_identities = install_delegation(raw_server, units)
+        for scope in ("it-centre", "province:BTE"):
+            identity, raw_identity = identities[scope], raw_identities[scope]
+            env = connector_env(server, identity, work, roster, units_path, workers)
+            dry = run_connector(env, "--dry-run")
+            text = raw_ldif(dry.report)
+            creates = text.count("\ndn: ") + text.startswith("dn: ")
+            (work / "raw.ldif").write_text(text, encoding="utf-8")
+            raw_add = timed([_tool("ldapadd"), "-c", "-x", "-H", raw_server.url, "-D",
+                             raw_identity.dn, "-w", raw_identity.password, "-f",
+                             str(work / "raw.ldif")])
+            provision = run_connector(env)
+            noop = run_connector(env)
+            assert not noop.report["actions"], "the second run was not a no-op"
+            read = raw_read(server, identity, managed_ous(layout, scope))
+            scan = 0.0
+            if scope != "it-centre":
+                code = scope.split(":")[1]
+                scan = timed(["awk", "-F,", f'$5=="{code}" {{n++}} END {{print n}}',
+                              str(roster)])
+            daemon = daemon_cycles(server, identity, work, roster, units_path)
+            results.append({"rows": rows, "scope": scope, "creates": creates, "daemon": daemon,
+                             "raw_add_s": raw_add, "provision_s": provision.seconds,
+                             "provision_phases": provision.report["summary"]["phase_seconds"],
+                             "raw_read_s": read, "raw_scan_s": scan, "noop_s": noop.seconds,
+                             "noop_phases": noop.report["summary"]["phase_seconds"],
+                             "accounts": creates,
+                             "rss_mib": max(provision.max_rss_kib, noop.max_rss_kib) / 1024})
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    startup = min(timed([sys.executable, "-c", "import connector.cli, connector.service."
+                         "reconcile, connector.directory.ldap, ldap3"]) for _ in range(3))
+    print(f"machine: {os.cpu_count()} cores; durable slapd, back-mdb, ppolicy, delegation "
+          f"ACLs; connector workers {args.workers}; interpreter + imports {startup:.2f} s",
+          flush=True)
+    for rows in args.rows:
+        work = Path(tempfile.mkdtemp(prefix=f"connector-national-{rows}-"))
+        for r in measure(rows, work, args.workers):
+            n, accounts = int(r["creates"]), int(r["accounts"])  # type: ignore[call-overload]
+            raw_rate, rate = n / r["raw_add_s"], n / r["provision_s"]  # type: ignore[operator]
+            target = r["raw_read_s"] + r["raw_scan_s"]  # type: ignore[operator]
+            phases = r["noop_phases"]
+            print(f"\n{rows:,} rows, {r['scope']}: {accounts:,} accounts")
+            print(f"  provisioning   raw ldapadd -c {raw_rate:7.0f}/s   connector {rate:7.0f}/s"
+                  f"   ratio {rate / raw_rate:5.2f}x  (goal >= 1.0x)")
+            print(f"  no-op          raw {target:6.2f} s (read {r['raw_read_s']:.2f}"
+                  f" + roster scan {r['raw_scan_s']:.2f})   connector {r['noop_s']:6.2f} s"
+                  f"   ratio {r['noop_s'] / target:5.2f}x  (goal <= 3x)")
+            print("  no-op phases   start-up+exit {:.2f} s, ".format(
+                r["noop_s"] - sum(phases.values()))  # type: ignore[attr-defined]
+                + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()))  # type: ignore[attr-defined]
+            print(f"  per entry      snapshot {phases.get('snapshot', 0) / accounts * 1e6:.0f} µs"
+                  f"/account, plan {phases.get('plan', 0) / rows * 1e6:.1f} µs/row, "
+                  f"roster {phases.get('roster', 0) / rows * 1e6:.1f} µs/row")
+            print("  provisioning phases " + ", ".join(
+                f"{k} {v:.2f} s" for k, v in r["provision_phases"].items()))  # type: ignore[attr-defined]
+            d = r["daemon"]
+            print(f"  daemon no-op   first {d[0]:.2f} s, roster kept {d[1]:.2f} s, nothing "  # type: ignore[index]
+                  f"changed {d[2]:.3f} s ({d[2] / target:.2f}x the raw read)")  # type: ignore[index, operator]
+            print(f"  peak RSS       {r['rss_mib']:.0f} MiB (goal <= 300 MB)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
