@@ -89,21 +89,24 @@ class Run:
 
 
 def run_connector(env: dict[str, str], *args: str) -> Run:
-    """One connector process: wall time, its --json report and its own max RSS (wait4)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """One connector process: wall time, its --json report and its own max RSS.
+
+    Started through GNU time (a small C parent): a child's max RSS as wait4 reports
+    it is counted from the moment of fork, so forking from this large benchmark
+    process would charge the connector with the benchmark's memory."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as rss:
         began = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "connector", "reconcile", "--json",
-                                    *args], env=env, stdout=out, stderr=err,
-                                   stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
+        code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", rss.name, sys.executable,
+                                "-m", "connector", "reconcile", "--json", *args], env=env,
+                               stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         seconds = time.perf_counter() - began
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        if process.returncode not in (0, 1):
-            raise SystemExit(f"connector failed ({process.returncode}): "
-                             f"{err.read().decode()[-1500:]}")
-        return Run(seconds, json.loads(out.read()), usage.ru_maxrss)
+        if code not in (0, 1):
+            raise SystemExit(f"connector failed ({code}): {err.read().decode()[-1500:]}")
+        max_rss = int(rss.read().strip().splitlines()[-1])
+        return Run(seconds, json.loads(out.read()), max_rss)
 
 
 def timed(argv: list[str], stdin: Path | None = None) -> float:
@@ -147,33 +150,48 @@ def daemon_cycles(server: SlapdServer, identity: Identity, work: Path, roster: P
                   units: Path) -> list[float]:
     """Three no-op runs as the daemon makes them (one process, its RunMemo kept): the
     first parses and reads; then someone writes elsewhere in the database, so the
-    second reuses the parsed roster but reads in full; the third skips the read."""
+    second reuses the parsed roster but reads in full; the third skips the read.
+    In a child process, so that this process stays small (a child's max RSS, as
+    wait4 reports it, starts from its parent's)."""
+    tag = identity.scope.replace(":", "-")
+    spec = {"scope": identity.scope, "roster": str(roster), "units": str(units),
+            "audit": str(work / f"audit-daemon-{tag}.jsonl"),
+            "state": str(work / f"state-daemon-{tag}"), "url": server.url,
+            "bind_dn": identity.dn, "password": identity.password,
+            "touch": server.layout.system_dn, "root_dn": server.root_dn,
+            "root_password": server.root_password}
+    out = subprocess.run([sys.executable, __file__, "--daemon-cycles", json.dumps(spec)],
+                         capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL)
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _daemon_cycles_child(spec: dict[str, str]) -> None:
+    from loguru import logger
+
     from connector.directory.ldap import LdapDirectory
     from connector.service.reconcile import RunMemo, reconcile
     from connector.settings import load_settings
 
-    tag = identity.scope.replace(":", "-")
-    settings = load_settings(None, scope=identity.scope, roster={"path": str(roster)},
-                             units={"path": str(units)},
-                             audit={"path": str(work / f"audit-daemon-{tag}.jsonl")},
-                             state={"dir": str(work / f"state-daemon-{tag}")},
-                             ldap={"url": server.url, "bind_dn": identity.dn,
-                                   "bind_password": identity.password})
-    from loguru import logger
-
     logger.remove()
+    settings = load_settings(None, scope=spec["scope"], roster={"path": spec["roster"]},
+                             units={"path": spec["units"]}, audit={"path": spec["audit"]},
+                             state={"dir": spec["state"]},
+                             ldap={"url": spec["url"], "bind_dn": spec["bind_dn"],
+                                   "bind_password": spec["password"]})
     memo = RunMemo()
     seconds = []
     for cycle in range(3):
         if cycle == 1:
-            server.modify_as_root(f"dn: {server.layout.system_dn}\nchangetype: modify\n"
-                                  "replace: description\ndescription: touched\n")
+            subprocess.run([_tool("ldapmodify"), "-x", "-H", spec["url"], "-D", spec["root_dn"],
+                            "-w", spec["root_password"]], check=True, capture_output=True,
+                           input=f"dn: {spec['touch']}\nchangetype: modify\nreplace: "
+                                 "description\ndescription: touched\n", text=True)
         began = time.perf_counter()
         result = reconcile(settings, lambda: LdapDirectory(settings.ldap, settings.layout_value,
                                                            settings.scope_value), memo=memo)
         seconds.append(time.perf_counter() - began)
         assert result.plan is not None and not result.plan.actions
-    return seconds
+    print(json.dumps(seconds))
 
 
 def raw_ldif(plan: dict[str, object]) -> str:
@@ -244,7 +262,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--daemon-cycles", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.daemon_cycles:
+        _daemon_cycles_child(json.loads(args.daemon_cycles))
+        return 0
     startup = min(timed([sys.executable, "-c", "import connector.cli, connector.service."
                          "reconcile, connector.directory.ldap, ldap3"]) for _ in range(3))
     print(f"machine: {os.cpu_count()} cores; durable slapd, back-mdb, ppolicy, delegation "

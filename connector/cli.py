@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -110,7 +110,7 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
         result = run(settings, lambda: _connect(settings), dry_run=dry_run,
                      allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json(result.to_dict(lazy=True))
     else:
         click.echo(run_report(result))
     ctx.exit(result.exit_code)
@@ -150,6 +150,46 @@ def lock(ctx: click.Context, config: Path | None, employee_id: str, reason: str,
         directory.close()
     _manual_report(result)
     ctx.exit(result.exit_code)
+
+
+@cli.command("reset-password", epilog=EPILOG,
+             short_help="Issue a new sealed initial password (unlocked accounts only).")
+@_config_option
+@click.argument("employee_id")
+@click.option("--note", default=None, help="Free text kept in the audit log (e.g. a ticket).")
+@click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
+@click.pass_context
+def reset_password_command(ctx: click.Context, config: Path | None, employee_id: str,
+                           note: str | None, scope: str | None) -> None:
+    """Issue a new initial password for an account of the scope (SPEC §11).
+
+    The password is set with Password Modify (slapd hashes it) and pwdReset, so
+    the holder must change it at the first login; it is sealed with age for the
+    recipient the units file (CONNECTOR_UNITS__PATH) names for the account's
+    unit, in CONNECTOR_CREDENTIALS__DIR/<run_id>-<unit>.csv.age, and shown
+    nowhere. Refused (nothing changed) for a locked account (a password change
+    would lift the lock), an account outside the scope, or a unit without a
+    recipient.
+
+    \b
+    Examples:
+      connector reset-password BTE0003 --note "ticket 4711"
+      age -d -i officer.key <state>/credentials/<run_id>-BTE.csv.age
+    """
+    from connector.service.credentials import reset_password
+    from connector.service.reconcile import new_run_id
+    from connector.sources.units import load_units
+
+    settings = _settings(ctx, config, scope=scope)
+    units = load_units(settings.units.path) if settings.units.path else None
+    directory = _connect(settings)
+    try:
+        path = reset_password(settings, directory, units, employee_id, new_run_id(), note)
+    finally:
+        directory.close()
+    click.echo(f"new initial password for {employee_id} sealed in {path}")
+    click.echo("the holder must change it at the first login")
+    ctx.exit(0)
 
 
 @cli.command(epilog=EPILOG, short_help="Lift a lock by hand (a 6.3 hold: IT Centre only).")
@@ -361,12 +401,30 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
         click.echo(f"{key}: {value}")
 
 
-def _print_json(document: object) -> None:
-    """One JSON document on stdout, written as it is encoded: a 40,000-action run's
-    document is never held twice in memory as one string."""
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
-    sys.stdout.flush()
+def _print_json(document: dict[str, object]) -> None:
+    """One JSON document on stdout, streamed: the long lists come as iterators and are
+    written item by item (one compact line each, through json's C encoder), so a
+    100,000-row run is never held as dicts and as text at once."""
+    out = sys.stdout
+    parts: list[str] = ["{"]
+    for index, (key, value) in enumerate(document.items()):
+        parts.append(("," if index else "") + "\n  " + json.dumps(key) + ": ")
+        if isinstance(value, Iterator):
+            parts.append("[")
+            count = 0
+            for item in value:
+                parts.append(("," if count else "") + "\n    "
+                             + json.dumps(item, ensure_ascii=False))
+                count += 1
+                if len(parts) >= 4096:
+                    out.write("".join(parts))
+                    parts.clear()
+            parts.append("\n  ]" if count else "]")
+        else:
+            parts.append(json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+    parts.append("\n}\n")
+    out.write("".join(parts))
+    out.flush()
 
 
 def main(argv: list[str] | None = None) -> None:

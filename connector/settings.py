@@ -41,9 +41,7 @@ NOT_SETTINGS = frozenset({"CONNECTOR_CONFIG", "CONNECTOR_CONFIG_DIR"})
 TEST_PREFIX = "CONNECTOR_TEST_"
 #: Named by SPEC §5 for features this version does not have yet: refused as well (a
 #: setting the operator believes on is never ignored), with a message that says why.
-NOT_YET = frozenset({
-                     "CONNECTOR_CREDENTIALS__ISSUE", "CONNECTOR_CREDENTIALS__DIR",
-                     "CONNECTOR_REPORT__LANGUAGE", "CONNECTOR_PLAN__MAX_AGE_HOURS"})
+NOT_YET = frozenset({"CONNECTOR_REPORT__LANGUAGE", "CONNECTOR_PLAN__MAX_AGE_HOURS"})
 
 
 class _Group(BaseModel):
@@ -191,6 +189,14 @@ class MetricsSettings(_Group):
     address: str = Field("127.0.0.1", description="address the metrics endpoint listens on")
 
 
+class CredentialsSettings(_Group):
+    issue: bool = Field(False, description="every create also sets a random initial password "
+                        "(Password Modify, pwdReset), sealed with age for the unit's recipient "
+                        "(SPEC §11)")
+    dir: Path | None = Field(None, description="where the sealed files go (default: "
+                             "<CONNECTOR_STATE__DIR>/credentials)")
+
+
 class StateSettings(_Group):
     dir: Path = Field(Path(".connector-state"), description="run lock and daemon status file")
 
@@ -214,6 +220,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     state: StateSettings = StateSettings()
+    credentials: CredentialsSettings = CredentialsSettings()
     _scope: Scope = PrivateAttr(default_factory=lambda: Scope("it-centre"))
 
     @field_validator("scope")
@@ -253,6 +260,10 @@ class Settings(BaseSettings):
     def _parse_scope(self) -> Settings:
         self._scope = Scope.parse(self.scope)
         return self
+
+    @property
+    def credentials_dir(self) -> Path:
+        return self.credentials.dir or self.state.dir / "credentials"
 
     @property
     def layout_value(self) -> Layout:

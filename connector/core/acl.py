@@ -7,9 +7,14 @@ first matching rule is the right one:
  1  userPassword of an entry with a lock marker (``pwdAccountLockedTime`` or a
     ``bhxh-lock:`` record): nobody but the operator changes it, the holder
     included (ppolicy drops the lock on every password change, SPEC §2)
- 2  userPassword otherwise: nobody reads it, anonymous may bind with it, the
-    holder may change it giving the old one (``=wx``: Password Modify verifies
-    the old password with the auth privilege)
+ 1b pwdReset of such an entry: nobody but the operator sets it
+ 2  userPassword and pwdReset of an unlocked entry, per lane (SPEC §11): the
+    lane's identity (the province's group for its people, the IT Centre for
+    central, vendors and every ou=admins) writes userPassword (``=w``, never
+    reads it) and sets pwdReset; the holder changes it giving the old one
+    (``=wx``: Password Modify verifies the old password with the auth
+    privilege); anonymous may bind with it; elsewhere (ou=system) the same
+    without the lane identity
  3  the password policies: IT Centre only
  4  pwdPolicySubentry anywhere: IT Centre only (pointing an account at a policy
     without pwdLockout would silently cancel its lock)
@@ -75,7 +80,31 @@ def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) ->
     rules = [
         f'to * by dn.exact="{operator_dn}" manage by * break',
         f"to attrs=userPassword filter={LOCK_MARKERS} by anonymous auth by * none",
+        f"to attrs=pwdReset filter={LOCK_MARKERS} by users read by * none",
+    ]
+    # SPEC §11: each identity writes (=w: never reads) userPassword, and sets
+    # pwdReset, on the unlocked entries of its own lane only
+    for unit in units.provinces:
+        own = _group(layout.province_group_dn(unit.code))
+        rules += [
+            f'to dn.children="{layout.people_dn(unit.code)}" attrs=userPassword '
+            f"by self =wx by {own} =w by anonymous auth by * none",
+            f'to dn.children="{layout.people_dn(unit.code)}" attrs=pwdReset '
+            f"by {own} write by users read by * none",
+            f'to dn.children="{layout.admins_dn(unit.code)}" attrs=userPassword '
+            f"by self =wx by {it} =w by anonymous auth by * none",
+            f'to dn.children="{layout.admins_dn(unit.code)}" attrs=pwdReset '
+            f"by {it} write by users read by * none",
+        ]
+    for area in (layout.central_area_dn, layout.vendors_area_dn):
+        rules += [
+            f'to dn.children="{area}" attrs=userPassword by self =wx by {it} =w '
+            "by anonymous auth by * none",
+            f'to dn.children="{area}" attrs=pwdReset by {it} write by users read by * none',
+        ]
+    rules += [
         "to attrs=userPassword by self =wx by anonymous auth by * none",
+        "to attrs=pwdReset by users read by * none",
         f'to dn.subtree="{layout.policies_dn}" by {it} write by users read by * none',
         f"to attrs=pwdPolicySubentry by {it} write by users read by * none",
     ]

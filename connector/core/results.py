@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from connector.core.actions import Action, Plan
@@ -54,6 +55,11 @@ class RunResult:
     exit_code: int = 0
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: SPEC §11: initial passwords issued and sealed, accounts created without one
+    #: (their unit names no recipient), and the sealed files (never the passwords)
+    credentials_issued: int = 0
+    credentials_withheld: dict[str, int] = field(default_factory=dict)
+    credential_files: list[str] = field(default_factory=list)
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -66,21 +72,30 @@ class RunResult:
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.ok]
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, lazy: bool = False) -> dict[str, object]:
+        """The run as one JSON-ready document. ``lazy``: the long lists (actions,
+        rejected and out-of-scope rows) are iterators, for a writer that streams them
+        (100,000 rows would otherwise be held as dicts and as text at once)."""
         plan = self.plan
         errors = {id(o.action): o.error for o in self.outcomes}
         applied = {id(o.action) for o in self.outcomes}
-        actions = []
-        for action in plan.actions if plan else ():
-            item = action.to_dict()
-            if self.dry_run:
-                item["outcome"] = "planned"
-            elif id(action) in applied:
-                item["outcome"] = "failed" if errors[id(action)] else "ok"
-            else:
-                item["outcome"] = "not_applied"
-            item["error"] = errors.get(id(action))
-            actions.append(item)
+
+        def action_items() -> Iterator[dict[str, object]]:
+            for action in plan.actions if plan else ():
+                item = action.to_dict()
+                if self.dry_run:
+                    item["outcome"] = "planned"
+                elif id(action) in applied:
+                    item["outcome"] = "failed" if errors[id(action)] else "ok"
+                else:
+                    item["outcome"] = "not_applied"
+                item["error"] = errors.get(id(action))
+                yield item
+
+        def listed(items: Iterator[dict[str, object]]) -> Iterable[dict[str, object]]:
+            return items if lazy else list(items)
+
+        actions = listed(action_items())
         return {
             "run_id": self.run_id,
             "scope": self.scope,
@@ -103,12 +118,16 @@ class RunResult:
                 "locks_restored": len(plan.restored) if plan else 0,
                 "orphan_locks_suspended": bool(plan and plan.orphan_locks_suspended),
                 "orphan_locks_suspended_reason": plan.orphan_locks_suspended if plan else None,
+                "credentials_issued": self.credentials_issued,
+                "credentials_withheld": sum(self.credentials_withheld.values()),
+                "credentials_withheld_by_unit": dict(self.credentials_withheld),
+                "credential_files": list(self.credential_files),
                 "duration_seconds": round(self.duration, 3),
                 "phase_seconds": {k: round(v, 3) for k, v in self.timings.items()},
             },
             "actions": actions,
-            "rejected": [r.to_dict() for r in self.rejected],
-            "out_of_scope": [row.to_dict() for row in plan.out_of_scope] if plan else [],
+            "rejected": listed(r.to_dict() for r in self.rejected),
+            "out_of_scope": listed(row.to_dict() for row in (plan.out_of_scope if plan else ())),
             "held": [h.to_dict() for h in plan.held] if plan else [],
             "awaiting_reorganize": [a.to_dict() for a in plan.awaiting] if plan else [],
             "orphan_locks_suspended": bool(plan and plan.orphan_locks_suspended),

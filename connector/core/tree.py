@@ -83,6 +83,9 @@ def base_entries(layout: Layout) -> list[Entry]:
             "pwdLockout": ["TRUE"],
             "pwdMaxFailure": ["0"],
             "pwdAllowUserChange": ["TRUE"],
+            # SPEC §11: a password set by anyone but its holder must be changed at the
+            # first bind (ppolicy sets pwdReset on such a change)
+            "pwdMustChange": ["TRUE"],
         }),
     ]
 

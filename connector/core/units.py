@@ -4,6 +4,7 @@ and vendors. It drives ``bootstrap`` and the generated ACLs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from connector.core.model import is_safe_code
@@ -16,6 +17,9 @@ class Unit:
     name: str
     #: codes this unit absorbed or was renamed from (SPEC §10)
     formerly: tuple[str, ...] = ()
+    #: the age X25519 public key of the unit's responsible officer (SPEC §11): its
+    #: initial credentials are sealed for that key only; None: none are issued
+    recipient: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,21 @@ class Units:
                                                        *self.vendors)
                 for old in unit.formerly}
 
+    def recipient_for(self, unit_type: str, code: str) -> str | None:
+        """The age recipient of the unit an account belongs to (None if it names none)."""
+        listed = {"province": self.provinces, "central": self.central,
+                  "vendor": self.vendors}.get(unit_type, ())
+        folded = code.casefold()
+        return next((u.recipient for u in listed if u.code.casefold() == folded), None)
+
     @property
     def merged_provinces(self) -> dict[str, tuple[str, ...]]:
         """New province code → the province codes it absorbed."""
         return {unit.code: unit.formerly for unit in self.provinces if unit.formerly}
+
+
+#: an age X25519 recipient: "age1" + 58 characters of the bech32 alphabet
+AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 
 
 def parse_units(data: dict[str, object], source: str = "units") -> Units:
@@ -68,11 +83,18 @@ def parse_units(data: dict[str, object], source: str = "units") -> Units:
                 raise UnitsError(f"{where}: formerly must be a list of unit codes")
             former = tuple(old.strip().upper() if section == "province" else old.strip()
                            for old in formerly)
+            recipient = item.get("recipient")
+            if recipient is not None and not (isinstance(recipient, str)
+                                              and AGE_RECIPIENT.match(recipient.strip())):
+                raise UnitsError(f"{where}: recipient must be an age X25519 public key "
+                                 "(age1 followed by 58 bech32 characters, as `age-keygen` "
+                                 "prints it)")
             folded = f"{section}:{code.casefold()}"
             if folded in seen:
                 raise UnitsError(f"{where}: duplicate code {code} (also {seen[folded]})")
             seen[folded] = where
-            units.append(Unit(code.upper() if section == "province" else code, name, former))
+            units.append(Unit(code.upper() if section == "province" else code, name, former,
+                              recipient.strip() if isinstance(recipient, str) else None))
         sections[section] = tuple(units)
     unknown = sorted(set(data) - {"province", "central", "vendor"})
     if unknown:

@@ -21,7 +21,7 @@ def phases(actions: Sequence[Action]) -> list[list[Action]]:
 
 
 def apply_in_phases(
-    send: Callable[[Action], None],
+    send: Callable[[Action], Action | None],
     actions: Sequence[Action],
     on_outcome: Callable[[Outcome], None],
     stop: threading.Event | None,
@@ -30,19 +30,20 @@ def apply_in_phases(
     """Phases run in order (revocations first); inside a phase, ``workers`` in parallel.
 
     A refused operation is reported and the run goes on; a lost connection or a
-    stop request lets in-flight operations finish, then raises or returns.
+    stop request lets in-flight operations finish, then raises or returns. ``send``
+    may return the action as it was done (e.g. with a note), reported in its stead.
     """
     unavailable: list[DirectoryUnavailable] = []
 
     def run(action: Action) -> Outcome:
         try:
-            send(action)
+            done = send(action)
         except DirectoryUnavailable as exc:
             unavailable.append(exc)
             return Outcome(action, str(exc))
         except (DirectoryError, ScopeViolation) as exc:
             return Outcome(action, str(exc))
-        return Outcome(action)
+        return Outcome(done or action)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
         for phase in phases(actions):

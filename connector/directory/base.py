@@ -77,6 +77,10 @@ class Directory(ABC):
         """Create one entry; DirectoryError (refused) or DirectoryUnavailable (cut off)."""
 
     @abstractmethod
+    def _password_modify(self, dn: str, password: str) -> None:
+        """RFC 3062 Password Modify of ``dn`` to ``password`` (the server hashes it)."""
+
+    @abstractmethod
     def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
         """Change one entry; ValueExists / NoSuchValue when an add or delete meets the
         value (or its absence) already there."""
@@ -224,6 +228,15 @@ class Directory(ABC):
         if refusal is not None:
             raise ScopeViolation(f"refused before sending: {refusal}")
 
+    def set_initial_password(self, dn: str, password: str,
+                             within: Sequence[str] | None = None) -> None:
+        """An initial password (SPEC §11): Password Modify, so that slapd hashes it with
+        its own scheme, then ``pwdReset: TRUE`` so that the first bind must change it.
+        Checked against the scope first, like every write."""
+        self.check(Action(Kind.UPDATE, dn, "credential"), within)
+        self._password_modify(dn, password)
+        self._modify(dn, [("replace", "pwdReset", ("TRUE",))])
+
     def apply_one(self, action: Action, within: Sequence[str] | None = None) -> None:
         """Send one action; DirectoryError (the server said no) or DirectoryUnavailable
         (the connection is gone)."""
@@ -254,10 +267,19 @@ class Directory(ABC):
         on_outcome: Callable[[Outcome], None],
         stop: threading.Event | None = None,
         within: Sequence[str] | None = None,
+        after_create: Callable[[Directory, Action], Action] | None = None,
     ) -> None:
-        """Apply in phases; ``within``: the containers every write must fall in."""
-        apply_in_phases(lambda action: self.apply_one(action, within), actions, on_outcome,
-                        stop, self.workers)
+        """Apply in phases; ``within``: the containers every write must fall in.
+        ``after_create``: run on the same connection right after each create the server
+        took (the initial credential, SPEC §11); it returns the action as reported."""
+
+        def send(action: Action) -> Action | None:
+            self.apply_one(action, within)
+            if after_create is not None and action.kind is Kind.CREATE:
+                return after_create(self, action)
+            return None
+
+        apply_in_phases(send, actions, on_outcome, stop, self.workers)
 
 
 # ------------------------------------------------------------------ shared pure helpers

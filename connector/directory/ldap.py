@@ -297,6 +297,11 @@ class LdapDirectory(Directory):
                     changes.setdefault(name, []).append((OPERATIONS[op], list(values)))
                 conn.modify(dn, changes)
 
+    def _password_modify(self, dn: str, password: str) -> None:
+        conn = self._conn()
+        with _ldap_errors(f"password modify {dn}"):
+            conn.extend.standard.modify_password(user=dn, new_password=password)
+
     # -- check's probes --------------------------------------------------------------------
 
     def who_am_i(self) -> str:

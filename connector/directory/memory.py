@@ -87,6 +87,15 @@ class MemoryDirectory(Directory):
         self.writes += 1
         self.put(new_dn, entry[1])
 
+    def _password_modify(self, dn: str, password: str) -> None:
+        """The twin keeps a marker, never the password: it stands in for slapd's hash."""
+        self._maybe_fail(dn)
+        values = self.get(dn)
+        if values is None:
+            raise NoSuchEntry(f"password modify {dn}: noSuchObject")
+        self.writes += 1
+        self.put(dn, {**values, "userPassword": [f"{{TWIN}}{len(password)}"]})
+
     def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
         self._maybe_fail(dn)
         values = self.get(dn)

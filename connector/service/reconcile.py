@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 
 from connector.audit import AuditLog
-from connector.core.actions import Plan
+from connector.core.actions import Action, Plan
 from connector.core.guard import check_guard
 from connector.core.plan import compute_plan
 from connector.core.results import Outcome, RunResult
@@ -28,6 +28,7 @@ from connector.errors import (
     ExitCode,
     SafetyAbort,
 )
+from connector.service.credentials import Issuer
 from connector.settings import Settings
 from connector.sources.roster import RosterCache, read_roster
 from connector.sources.units import load_units
@@ -129,7 +130,14 @@ def reconcile(
                     for action in plan.actions:
                         audit.record(action, dry_run=True)
                 else:
-                    _apply(plan, directory, audit, result, stop, progress)
+                    issuer = Issuer(settings, units, result.run_id) \
+                        if settings.credentials.issue else None
+                    try:
+                        _apply(plan, directory, audit, result, stop, progress,
+                               issuer.after_create if issuer else None)
+                    finally:
+                        if issuer is not None:
+                            _seal(issuer, result)
                 _lap(result, "apply", mark)
             finally:
                 audit.close()
@@ -189,6 +197,21 @@ def _lap(result: RunResult, phase: str, since: float) -> float:
     return now
 
 
+def _seal(issuer: Issuer, result: RunResult) -> None:
+    """Write the run's sealed credential files and say what was and was not issued."""
+    files = issuer.seal()
+    result.credentials_issued = issuer.issued
+    result.credentials_withheld = dict(issuer.withheld)
+    result.credential_files = [str(path) for path in files]
+    for path in files:
+        logger.info("initial passwords sealed in {}", path)
+    if issuer.withheld:
+        logger.warning("{} accounts created without a password: their unit names no "
+                       "recipient in the units file ({})", sum(issuer.withheld.values()),
+                       ", ".join(f"{code or '?'}: {n}" for code, n in
+                                 sorted(issuer.withheld.items())))
+
+
 def _apply(
     plan: Plan,
     directory: Directory,
@@ -196,6 +219,7 @@ def _apply(
     result: RunResult,
     stop: threading.Event | None,
     progress: Progress | None,
+    after_create: Callable[[Directory, Action], Action] | None = None,
 ) -> None:
     total = len(plan.actions)
 
@@ -209,7 +233,8 @@ def _apply(
             progress(len(result.outcomes), total)
 
     try:
-        directory.apply(plan.actions, on_outcome, stop, within=plan.containers)
+        directory.apply(plan.actions, on_outcome, stop, within=plan.containers,
+                        after_create=after_create)
     except DirectoryUnavailable as exc:
         result.error, result.exit_code = f"run cut off: {exc}", exc.exit_code
         logger.error("{}", result.error)

@@ -30,12 +30,20 @@ OUS = {
     "HCM/people": LAYOUT.people_dn("HCM"),
     "HCM/admins": LAYOUT.admins_dn("HCM"),
 }
-OPERATIONS = ("create", "modify", "lock", "unlock", "policy", "move", "delete")
+OPERATIONS = ("create", "modify", "lock", "unlock", "policy", "move", "delete",
+              "set-password", "pwd-reset")
 #: What each identity may do, per OU; every other cell must be insufficientAccessRights.
+#: set-password (Password Modify of someone's entry) and pwd-reset (SPEC §11): only in
+#: the identity's own lane, where it issues accounts; the IT Centre may lock a province's
+#: staff (Art. 6 §3) but sets no password there.
+IT_LANE = {"central", "vendors", "BTE/admins", "HCM/admins"}
 ALLOWED = {
-    "it-centre": {ou: {"create", "modify", "lock", "unlock", "policy"} for ou in OUS},
-    "province:BTE": {"BTE/people": {"create", "modify", "lock", "unlock"}},
-    "province:HCM": {"HCM/people": {"create", "modify", "lock", "unlock"}},
+    "it-centre": {ou: {"create", "modify", "lock", "unlock", "policy"}
+                  | ({"set-password", "pwd-reset"} if ou in IT_LANE else set()) for ou in OUS},
+    "province:BTE": {"BTE/people": {"create", "modify", "lock", "unlock", "set-password",
+                                    "pwd-reset"}},
+    "province:HCM": {"HCM/people": {"create", "modify", "lock", "unlock", "set-password",
+                                    "pwd-reset"}},
     "user": {},
 }
 
@@ -117,6 +125,11 @@ def attempt(server: SlapdServer, conn: ldap3.Connection, op: str, container: str
                        if "admins" not in container else LAYOUT.people_dn("BTE"))
     elif op == "delete":
         conn.delete(seed(server, container))
+    elif op == "set-password":
+        conn.extend.standard.modify_password(seed(server, container),
+                                             new_password=f"Issued-{next(_counter)}-pw")
+    elif op == "pwd-reset":
+        conn.modify(seed(server, container), {"pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])]})
     return str(conn.result["description"])
 
 
@@ -239,6 +252,10 @@ def test_nobody_but_the_operator_changes_the_password_of_a_locked_entry(delegate
     assert conn.result["description"] == "insufficientAccessRights"
     conn.extend.standard.modify_password(target.dn, target.password, "Other-pw-1234567")
     assert conn.result["description"] in ("insufficientAccessRights", "unwillingToPerform")
+    conn.extend.standard.modify_password(target.dn, new_password="Issued-pw-1234567")
+    assert conn.result["description"] in ("insufficientAccessRights", "unwillingToPerform")
+    conn.modify(target.dn, {"pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])]})
+    assert conn.result["description"] == "insufficientAccessRights"
     after = server.search(target.dn, attributes=["pwdAccountLockedTime", "description"])
     for values in MARKERS[marker].values():
         assert all(v in after for v in values), after

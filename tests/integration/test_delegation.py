@@ -83,7 +83,12 @@ def test_admin_removed_from_the_group_loses_write_access_at_once(delegated, tmp_
     server, ids = delegated
     run(server, ids["it-centre"], tmp_path, ROSTER)
     admin_dn = f"uid=BA1,{LAYOUT.admins_dn('BTE')}"
-    server.set_password(admin_dn, "admin-pw-1")
+    server.set_password(admin_dn, "admin-pw-0")
+    # the operator's password must be changed at the first bind (pwdMustChange)
+    first = ldap3.Connection(ldap3.Server(server.url, get_info=ldap3.NONE), admin_dn,
+                             "admin-pw-0", auto_bind=True)
+    assert first.extend.standard.modify_password(admin_dn, "admin-pw-0", "admin-pw-1")
+    first.unbind()
     session = ldap3.Connection(ldap3.Server(server.url, get_info=ldap3.NONE), admin_dn,
                                "admin-pw-1", auto_bind=True)
     try:

@@ -73,7 +73,7 @@ def test_acl_has_one_rule_set_per_province_in_first_match_order():
     rules = acl_rules(LAYOUT, units("BTE", "HCM"))
     assert rules[-1] == "to * by users read by * none"
     locked_password = next(i for i, r in enumerate(rules) if "attrs=userPassword filter=" in r)
-    password = next(i for i, r in enumerate(rules) if "attrs=userPassword by self =wx" in r)
+    password = rules.index("to attrs=userPassword by self =wx by anonymous auth by * none")
     policy = next(i for i, r in enumerate(rules) if "attrs=pwdPolicySubentry" in r)
     restore = next(i for i, r in enumerate(rules) if "=arscxd" in r)
     hold = next(i for i, r in enumerate(rules) if "attrs=pwdAccountLockedTime,description" in r)
@@ -89,10 +89,17 @@ def test_acl_has_one_rule_set_per_province_in_first_match_order():
     bte_grant = f'member.exact="{LAYOUT.province_group_dn("BTE")}" '
     granted = [r for r in rules if bte_grant + "write" in r or bte_grant + "add" in r]
     assert [r.split(" by ")[0] for r in granted] == [
+        f'to dn.children="{LAYOUT.people_dn("BTE")}" attrs=pwdReset',
         f'to dn.exact="{LAYOUT.people_dn("BTE")}" attrs=ou val="people"',
         f'to dn.exact="{LAYOUT.people_dn("BTE")}" attrs=children',
         f'to dn.children="{LAYOUT.people_dn("BTE")}"']
-    assert sum("cn=province-admins-HCM" in r for r in rules) == 5
+    # SPEC §11: the lane's identity writes (=w, never reads) its people's userPassword
+    lane_password = [r for r in rules if bte_grant + "=w" in r]
+    assert lane_password == [f'to dn.children="{LAYOUT.people_dn("BTE")}" attrs=userPassword '
+                             f'by self =wx by group/groupOfNames/{bte_grant}=w '
+                             "by anonymous auth by * none"]
+    assert locked_password < rules.index(lane_password[0]) < password
+    assert sum("cn=province-admins-HCM" in r for r in rules) == 7
     ldif = acl_ldif(LAYOUT, units("BTE"), "olcDatabase={2}mdb,cn=config")
     assert "dn: olcDatabase={2}mdb,cn=config" in ldif and "replace: olcLimits" in ldif
 
