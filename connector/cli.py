@@ -45,7 +45,7 @@ def _settings(ctx: click.Context, config: Path | None, **overrides: Any) -> Sett
     secret = settings.ldap.bind_password.get_secret_value() if settings.ldap.bind_password else ""
     setup_logging(level, json_lines=settings.log.json_lines, file=settings.log.file,
                   rotation=settings.log.rotation, retention=settings.log.retention,
-                  secrets=[secret])
+                  secrets=[secret], scope=str(settings.scope_value))
     ctx.obj = settings
     return settings
 
@@ -88,16 +88,20 @@ def cli(config: Path | None, verbose: bool) -> None:
 @click.option("--no-wait", is_flag=True,
               help="If another run holds the lock for this scope, exit 5 at once instead of "
                    "waiting.")
+@click.option("--only", "only", multiple=True, metavar="ID",
+              help="Plan and apply only for this employee_id (repeatable): a new hire now, "
+                   "without running the whole roster; nobody else is touched.")
 @click.pass_context
 def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: bool,
               roster: Path | None, allow_mass_lock: bool, scope: str | None,
-              units_path: Path | None, no_wait: bool) -> None:
+              units_path: Path | None, no_wait: bool, only: tuple[str, ...]) -> None:
     """One run: read the roster, read the directory, plan, apply, audit.
 
     \b
     Examples:
       connector reconcile --dry-run --roster staff.csv
       connector reconcile --json > run.json
+      connector reconcile --only BTE0042 --only BTE0043
     """
     from connector.render import run_report
     from connector.service.reconcile import reconcile as run
@@ -108,7 +112,8 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
                          units={"path": str(units_path)} if units_path else None)
     with run_lock(settings, wait=not no_wait), ApplyProgress(as_json) as progress:
         result = run(settings, lambda: _connect(settings), dry_run=dry_run,
-                     allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress)
+                     allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress,
+                     only=only)
     if as_json:
         _print_json(result.to_dict(lazy=True))
     else:
@@ -397,8 +402,9 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    for key, value in data.items():
-        click.echo(f"{key}: {value}")
+    from connector.render import status_report
+
+    click.echo(status_report(data, settings.state.dir))
 
 
 def _print_json(document: dict[str, object]) -> None:

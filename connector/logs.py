@@ -7,6 +7,7 @@ it, and a last-line redaction of the bind secret. The audit log is separate.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
@@ -31,6 +32,34 @@ class _Intercept(logging.Handler):
         logger.opt(depth=6, exception=None).log(level, "{}: {}", record.name, record.getMessage())
 
 
+#: extra keys that are the log line's own, not an event field
+_OWN = frozenset({"run_id", "scope", "_json"})
+
+
+def flat_json(record: Any) -> str:
+    """One log record as one flat JSON object, the shape log shippers (Loki,
+    Elasticsearch, journald's JSON) index: ts, level, message, run_id, scope, logger,
+    then the event's own fields. An exception is its type and text, never a traceback
+    with local variables."""
+    extra = record["extra"]
+    doc: dict[str, object] = {
+        "ts": record["time"].isoformat(timespec="milliseconds"),
+        "level": record["level"].name,
+        "message": record["message"],
+        "run_id": extra.get("run_id", "-"),
+        "scope": extra.get("scope"),
+        "logger": record["name"],
+    }
+    doc.update({key: value for key, value in extra.items() if key not in _OWN})
+    if record["exception"] is not None and record["exception"].type is not None:
+        doc["exception"] = f"{record['exception'].type.__name__}: {record['exception'].value}"
+    return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def _json_format(_record: Any) -> str:
+    return "{extra[_json]}\n"
+
+
 def setup_logging(
     level: str = "INFO",
     *,
@@ -39,6 +68,7 @@ def setup_logging(
     rotation: str = "10 MB",
     retention: str = "14 days",
     secrets: Iterable[str] = (),
+    scope: str | None = None,
 ) -> None:
     hidden = [s for s in secrets if s]
 
@@ -47,17 +77,23 @@ def setup_logging(
         for secret in hidden:
             if secret in record["message"]:
                 record["message"] = record["message"].replace(secret, "***")
+        if json_lines:
+            text = flat_json(record)
+            for secret in hidden:
+                text = text.replace(secret, "***")
+            record["extra"]["_json"] = text
 
     logger.remove()
-    logger.configure(patcher=redact, extra={"run_id": "-"})
+    logger.configure(patcher=redact, extra={"run_id": "-", "scope": scope})
     if json_lines:
-        logger.add(sys.stderr, level=level, serialize=True, diagnose=False, backtrace=False)
+        logger.add(sys.stderr, level=level, format=_json_format, diagnose=False,
+                   backtrace=False, colorize=False)
     else:
         logger.add(sys.stderr, level=level, format=TEXT_FORMAT, diagnose=False, backtrace=False,
                    colorize=None)
     if file is not None:
-        logger.add(str(file), level=level, format=FILE_FORMAT, rotation=rotation,
-                   retention=retention, serialize=json_lines, diagnose=False, backtrace=False,
+        logger.add(str(file), level=level, format=_json_format if json_lines else FILE_FORMAT,
+                   rotation=rotation, retention=retention, diagnose=False, backtrace=False,
                    enqueue=True)
     logging.basicConfig(handlers=[_Intercept()], level=logging.WARNING, force=True)
     for name in ("ldap3", "apscheduler"):

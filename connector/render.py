@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from connector.core.actions import Action, Kind, Plan
 from connector.core.results import RunResult
@@ -98,6 +99,16 @@ def run_report(result: RunResult, *, show_all: bool | None = None) -> str:
         lines.append(f"Failed operations ({len(result.failed)}):")
         for outcome in result.failed[:SHOW_REJECTED]:
             lines.append(f"  {outcome.action.kind.value} {outcome.action.dn}: {outcome.error}")
+    if result.only:
+        lines.append(f"Only for: {', '.join(result.only)} (nobody else was planned or touched)")
+    for employee_id in result.only_unknown:
+        lines.append(f"  {employee_id}: neither on the roster nor in the managed OUs")
+    if result.credentials_issued or result.credentials_withheld:
+        lines.append(f"Initial passwords: {result.credentials_issued} issued, sealed in "
+                     f"{', '.join(result.credential_files) or '-'}")
+        for code, count in sorted(result.credentials_withheld.items()):
+            lines.append(f"  {count} account(s) of unit {code or '?'} created WITHOUT a "
+                         "password: the units file names no recipient for it")
     if result.error:
         lines.append(f"Stopped: {result.error}")
     if not result.dry_run and plan is not None and result.exit_code != 3:
@@ -107,4 +118,31 @@ def run_report(result: RunResult, *, show_all: bool | None = None) -> str:
     elif result.dry_run:
         lines.append(f"Dry run finished in {result.duration:.2f}s; nothing was written")
     lines.append(f"Exit code {result.exit_code}")
+    return "\n".join(lines)
+
+
+def status_report(data: Mapping[str, Any], where: object) -> str:
+    """The daemon's status file for a person: what ran last, how it ended, what it did."""
+    summary: Mapping[str, Any] = data.get("last_summary") or {}
+    planned = {k: v for k, v in (summary.get("planned") or {}).items() if v}
+    lines = [
+        f"Daemon for scope {data.get('scope', '?')} (pid {data.get('pid', '?')}; "
+        f"{data.get('runs_since_start', 0)} runs since it started; status file in {where})",
+        f"  last run       {data.get('last_run_id', '-')}: started "
+        f"{data.get('last_started', '-')}, finished {data.get('last_finished', '-')}",
+        f"  outcome        {data.get('last_outcome', '-')} (exit code "
+        f"{data.get('last_exit_code', '-')})",
+        f"  last success   {data.get('last_success') or 'never'}",
+    ]
+    if summary:
+        lines.append(
+            f"  that run       roster {summary.get('roster_rows', 0)} rows "
+            f"({summary.get('rejected_rows', 0)} rejected), "
+            f"{summary.get('managed_accounts', 0)} accounts managed; planned "
+            + (", ".join(f"{k} {v}" for k, v in planned.items()) or "nothing")
+            + f"; {summary.get('applied', 0)} applied, {summary.get('failed', 0)} failed"
+            + (f", {summary['held']} held" if summary.get("held") else "")
+            + f"; {summary.get('duration_seconds', 0)} s")
+    if data.get("last_error"):
+        lines.append(f"  error          {data['last_error']}")
     return "\n".join(lines)

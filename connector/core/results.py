@@ -60,12 +60,19 @@ class RunResult:
     credentials_issued: int = 0
     credentials_withheld: dict[str, int] = field(default_factory=dict)
     credential_files: list[str] = field(default_factory=list)
+    #: ``reconcile --only``: the ids asked for, and those neither on the roster nor in
+    #: the managed OUs
+    only: list[str] = field(default_factory=list)
+    only_unknown: list[str] = field(default_factory=list)
 
     @property
     def rejected(self) -> list[Rejected]:
         rows = list(self.roster.rejected) if self.roster else []
         if self.plan:
             rows += list(self.plan.rejected)
+        if self.only:  # --only: the others' rows are not this run's business
+            asked = {employee_id.casefold() for employee_id in self.only}
+            rows = [r for r in rows if (r.employee_id or "").casefold() in asked]
         return sorted(rows, key=lambda r: r.line)
 
     @property
@@ -118,6 +125,8 @@ class RunResult:
                 "locks_restored": len(plan.restored) if plan else 0,
                 "orphan_locks_suspended": bool(plan and plan.orphan_locks_suspended),
                 "orphan_locks_suspended_reason": plan.orphan_locks_suspended if plan else None,
+                "only": list(self.only),
+                "only_unknown": list(self.only_unknown),
                 "credentials_issued": self.credentials_issued,
                 "credentials_withheld": sum(self.credentials_withheld.values()),
                 "credentials_withheld_by_unit": dict(self.credentials_withheld),

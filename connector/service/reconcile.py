@@ -10,7 +10,7 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from loguru import logger
 from connector.audit import AuditLog
 from connector.core.actions import Action, Plan
 from connector.core.guard import check_guard
-from connector.core.plan import compute_plan
+from connector.core.plan import compute_plan, restrict, unknown_ids
 from connector.core.results import Outcome, RunResult
 from connector.directory.base import Directory
 from connector.errors import (
@@ -53,6 +53,7 @@ def reconcile(
     run_id: str | None = None,
     today: dt.date | None = None,
     memo: RunMemo | None = None,
+    only: Sequence[str] = (),
 ) -> RunResult:
     """One run. Raises ConfigError/RosterUnreadable (2) and DirectoryUnavailable (4) before
     any write; returns a result whose exit code says the rest (0, 1, 3, 4)."""
@@ -98,6 +99,14 @@ def reconcile(
                 plan = compute_plan(roster.people, snapshot, scope, settings.layout_value,
                                     roster.rejected_keys, roster.incomplete, today=day,
                                     zone=zone, renames=units.renames if units else None)
+                if only:
+                    result.only = list(only)
+                    result.only_unknown = unknown_ids(only, roster.people, snapshot,
+                                                      roster.rejected_keys)
+                    plan = restrict(plan, frozenset(i.casefold() for i in only))
+                    for employee_id in result.only_unknown:
+                        logger.warning("--only {}: neither on the roster nor in the OUs of {}",
+                                       employee_id, scope)
             if plan.awaiting:
                 logger.info("{} people await `connector reorganize` (their unit was merged "
                             "or renamed): neither locked nor re-issued", len(plan.awaiting))
@@ -148,7 +157,7 @@ def reconcile(
             directory.close()
             result.duration = time.monotonic() - started
         if result.exit_code == 0 and (result.rejected or result.failed or
-                                      not roster.complete):
+                                      not roster.complete or result.only_unknown):
             result.exit_code = ExitCode.PARTIAL
         logger.info("run {} finished in {:.2f}s with exit code {}", result.run_id,
                     result.duration, result.exit_code)

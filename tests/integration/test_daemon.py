@@ -40,10 +40,14 @@ def wait_for(predicate, timeout: float = 20.0, what: str = "condition") -> None:
 
 
 def audit_lines(tmp_path: Path) -> list[dict]:
+    """The audit lines written so far. Read while the daemon writes: a read may see the
+    last line half copied, so only lines ended by a newline count (as a log shipper
+    tailing the file does)."""
     path = tmp_path / "audit.jsonl"
     if not path.exists():
         return []
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    text = path.read_text()
+    return [json.loads(x) for x in text[:text.rfind("\n") + 1].splitlines() if x.strip()]
 
 
 def stop(process: subprocess.Popen[bytes]) -> tuple[int, float]:
@@ -196,9 +200,12 @@ def test_json_logs_carry_the_run_id_and_never_the_password(slapd, tmp_path, daem
         stop(process)
     records = [json.loads(x) for x in (tmp_path / "daemon.log").read_text().splitlines()
                if x.startswith("{")]
-    run_ids = {r["record"]["extra"].get("run_id") for r in records
-               if "roster" in r["record"]["message"]}
+    run_ids = {r["run_id"] for r in records if "roster" in r["message"]}
     assert run_ids and "-" not in run_ids
+    # one flat object per line, the shape log shippers index
+    assert all({"ts", "level", "message", "run_id", "scope", "logger"} <= set(r) and
+               not any(isinstance(v, dict) for v in r.values()) for r in records)
+    assert {r["scope"] for r in records} == {"it-centre"}
     everything = (tmp_path / "daemon.log").read_text() + (tmp_path / "connector.log").read_text()
     assert slapd.root_password not in everything
     assert "snapshot" in (tmp_path / "connector.log").read_text()  # the file sink got the run
