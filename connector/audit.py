@@ -21,8 +21,11 @@ def now_iso() -> str:
 
 
 class AuditLog:
-    def __init__(self, path: Path | str, *, run_id: str, actor: str, scope: str) -> None:
+    def __init__(self, path: Path | str, *, run_id: str, actor: str, scope: str,
+                 plan_id: str | None = None) -> None:
         self.path = Path(path)
+        #: ``connector apply``: the run_id of the run that made the plan (SPEC §6)
+        self.plan_id = plan_id
         self.run_id = run_id
         self.actor = actor
         self.scope = scope
@@ -37,7 +40,8 @@ class AuditLog:
         return self._file
 
     def record(
-        self, action: Action, *, dry_run: bool, error: str | None = None
+        self, action: Action, *, dry_run: bool, error: str | None = None,
+        outcome: str | None = None,
     ) -> dict[str, object]:
         line: dict[str, object] = {
             "ts": now_iso(),
@@ -46,9 +50,11 @@ class AuditLog:
             "scope": self.scope,
             **action.to_dict(),  # action, employee_id, dn, reason, clause, changes, member, note
             "dry_run": dry_run,
-            "outcome": "failed" if error else "ok",
+            "outcome": outcome or ("failed" if error else "ok"),
             "error": error,
         }
+        if self.plan_id is not None:
+            line["plan_id"] = self.plan_id
         text = json.dumps(line, ensure_ascii=False, sort_keys=False)
         with self._lock:
             handle = self._open()

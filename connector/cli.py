@@ -88,13 +88,17 @@ def cli(config: Path | None, verbose: bool) -> None:
 @click.option("--no-wait", is_flag=True,
               help="If another run holds the lock for this scope, exit 5 at once instead of "
                    "waiting.")
+@click.option("--plan-out", "plan_out", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write the plan as a plan file (SPEC §9); with "
+              "--dry-run, this is how a plan is prepared for review and `connector apply`.")
 @click.option("--only", "only", multiple=True, metavar="ID",
               help="Plan and apply only for this employee_id (repeatable): a new hire now, "
                    "without running the whole roster; nobody else is touched.")
 @click.pass_context
 def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: bool,
               roster: Path | None, allow_mass_lock: bool, scope: str | None,
-              units_path: Path | None, no_wait: bool, only: tuple[str, ...]) -> None:
+              units_path: Path | None, no_wait: bool, plan_out: Path | None,
+              only: tuple[str, ...]) -> None:
     """One run: read the roster, read the directory, plan, apply, audit.
 
     \b
@@ -102,6 +106,7 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
       connector reconcile --dry-run --roster staff.csv
       connector reconcile --json > run.json
       connector reconcile --only BTE0042 --only BTE0043
+      connector reconcile --dry-run --plan-out plan.json   # then: connector apply plan.json
     """
     from connector.render import run_report
     from connector.service.reconcile import reconcile as run
@@ -113,11 +118,58 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
     with run_lock(settings, wait=not no_wait), ApplyProgress(as_json) as progress:
         result = run(settings, lambda: _connect(settings), dry_run=dry_run,
                      allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress,
-                     only=only)
+                     only=only, plan_out=plan_out)
     if as_json:
         _print_json(result.to_dict(lazy=True))
     else:
         click.echo(run_report(result))
+    ctx.exit(result.exit_code)
+
+
+@cli.command("apply", epilog=EPILOG, short_help="Apply exactly a reviewed plan file.")
+@_config_option
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="stdout is one JSON document.")
+@click.option("--allow-mass-lock", is_flag=True,
+              help="The approval of a plan that the safety guard stopped.")
+@click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
+@click.pass_context
+def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_json: bool,
+                  allow_mass_lock: bool, scope: str | None) -> None:
+    """Apply the actions of a saved plan file, and nothing else (SPEC §9).
+
+    Re-reads only the entries the plan touches and sends, in the plan's order,
+    each action whose entry is still as the planner saw it; the others are not
+    sent and are reported as skipped, with the reason (exit 1). Refused, with
+    nothing changed (exit 2): a malformed plan, one of another scope or base
+    DN, one older than CONNECTOR_PLAN__MAX_AGE_HOURS, one already applied.
+
+    \b
+    Examples:
+      connector reconcile --dry-run --plan-out plan.json
+      connector apply plan.json
+      connector apply state/pending-province-BTE-<plan_id>.json --allow-mass-lock
+    """
+    from connector.render import run_report
+    from connector.service.approve import apply_plan
+    from connector.service.reconcile import new_run_id
+    from connector.service.runlock import run_lock
+
+    ctx.meta["json"] = as_json
+    settings = _settings(ctx, config, scope=scope)
+    with run_lock(settings, wait=True):
+        directory = _connect(settings)
+        try:
+            result = apply_plan(settings, directory, plan_file, new_run_id(),
+                                allow_mass_lock=allow_mass_lock)
+        finally:
+            directory.close()
+    if as_json:
+        _print_json(result.to_dict(lazy=True))
+    else:
+        click.echo(run_report(result))
+        for reason in result.skipped.values():
+            click.echo(f"  skipped: {reason}")
     ctx.exit(result.exit_code)
 
 

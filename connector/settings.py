@@ -41,7 +41,7 @@ NOT_SETTINGS = frozenset({"CONNECTOR_CONFIG", "CONNECTOR_CONFIG_DIR"})
 TEST_PREFIX = "CONNECTOR_TEST_"
 #: Named by SPEC §5 for features this version does not have yet: refused as well (a
 #: setting the operator believes on is never ignored), with a message that says why.
-NOT_YET = frozenset({"CONNECTOR_REPORT__LANGUAGE", "CONNECTOR_PLAN__MAX_AGE_HOURS"})
+NOT_YET = frozenset({"CONNECTOR_REPORT__LANGUAGE"})
 
 
 class _Group(BaseModel):
@@ -197,6 +197,11 @@ class CredentialsSettings(_Group):
                              "<CONNECTOR_STATE__DIR>/credentials)")
 
 
+class PlanSettings(_Group):
+    max_age_hours: float = Field(24, gt=0, description="connector apply refuses a plan file "
+                                 "older than this")
+
+
 class StateSettings(_Group):
     dir: Path = Field(Path(".connector-state"), description="run lock and daemon status file")
 
@@ -221,6 +226,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     state: StateSettings = StateSettings()
     credentials: CredentialsSettings = CredentialsSettings()
+    plan: PlanSettings = PlanSettings()
     _scope: Scope = PrivateAttr(default_factory=lambda: Scope("it-centre"))
 
     @field_validator("scope")

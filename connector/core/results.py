@@ -64,6 +64,9 @@ class RunResult:
     #: the managed OUs
     only: list[str] = field(default_factory=list)
     only_unknown: list[str] = field(default_factory=list)
+    #: ``connector apply``: actions not sent because the entry is no longer as the
+    #: planner saw it (id of the action → why)
+    skipped: dict[int, str] = field(default_factory=dict)
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -92,6 +95,11 @@ class RunResult:
                 item = action.to_dict()
                 if self.dry_run:
                     item["outcome"] = "planned"
+                elif id(action) in self.skipped:
+                    item["outcome"] = "skipped"
+                    item["error"] = self.skipped[id(action)]
+                    yield item
+                    continue
                 elif id(action) in applied:
                     item["outcome"] = "failed" if errors[id(action)] else "ok"
                 else:
@@ -120,6 +128,7 @@ class RunResult:
                 "planned_by_clause": plan.counts_by_clause() if plan else {},
                 "applied": sum(1 for o in self.outcomes if o.ok),
                 "failed": len(self.failed),
+                "skipped": len(self.skipped),
                 "held": len(plan.held) if plan else 0,
                 "awaiting_reorganize": len(plan.awaiting) if plan else 0,
                 "locks_restored": len(plan.restored) if plan else 0,

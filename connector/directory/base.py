@@ -139,6 +139,12 @@ class Directory(ABC):
         return Snapshot(tuple(accounts), groups, provinces, self._missing_containers(scope),
                         admin_keys, former_keys)
 
+    def read_accounts(self, containers: Iterable[str]) -> dict[str, Account]:
+        """The accounts under these OUs, by normalised DN: one search per OU."""
+        return {dn_key(dn): account_from_values(dn, values) for container in containers
+                for dn, values in self._search(container, "inetOrgPerson",
+                                               SNAPSHOT_ATTRIBUTES, scope="one")}
+
     def change_stamp(self) -> str | None:
         """What changes whenever anything in the database changes: the suffix entry's
         ``contextCSN`` where syncprov maintains it (None where it does not, or where

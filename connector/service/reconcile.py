@@ -28,6 +28,7 @@ from connector.errors import (
     ExitCode,
     SafetyAbort,
 )
+from connector.service.approve import pending_path, plan_document, save_plan
 from connector.service.credentials import Issuer
 from connector.settings import Settings
 from connector.sources.roster import RosterCache, read_roster
@@ -54,6 +55,7 @@ def reconcile(
     today: dt.date | None = None,
     memo: RunMemo | None = None,
     only: Sequence[str] = (),
+    plan_out: Path | None = None,
 ) -> RunResult:
     """One run. Raises ConfigError/RosterUnreadable (2) and DirectoryUnavailable (4) before
     any write; returns a result whose exit code says the rest (0, 1, 3, 4)."""
@@ -122,6 +124,9 @@ def reconcile(
                 logger.warning("lock of {} ({}, clause {}) had been removed outside the "
                                "connector: the lock record is still on the entry, putting it "
                                "back", action.dn, action.reason, action.clause or "-")
+            seen = snapshot if kept is None else None
+            if plan_out is not None and seen is not None:
+                save_plan(plan_out, plan_document(result, plan, seen, settings, Path(path)))
             try:
                 check_guard(plan, roster_rows=roster.rows,
                             max_lock_count=settings.safety.max_lock_count,
@@ -130,7 +135,13 @@ def reconcile(
                             allow_mass_lock=allow_mass_lock)
             except SafetyAbort as exc:
                 result.error, result.exit_code = str(exc), exc.exit_code
-                logger.error("{}", exc)
+                if not dry_run and seen is not None and plan.actions:
+                    pending = save_plan(pending_path(settings, result.run_id),
+                                        plan_document(result, plan, seen, settings, Path(path)))
+                    result.error += (f"; the plan is saved as {pending}: review it, then "
+                                     f"approve exactly it with `connector apply {pending} "
+                                     "--allow-mass-lock`")
+                logger.error("{}", result.error)
                 return result
             audit = AuditLog(settings.audit.path, run_id=result.run_id, actor=directory.actor,
                              scope=str(scope))

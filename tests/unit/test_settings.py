@@ -162,9 +162,18 @@ def test_an_unknown_connector_variable_stops_the_program_naming_it(monkeypatch, 
 
 
 def test_a_spec_variable_of_a_later_version_is_refused_as_not_supported(monkeypatch):
-    monkeypatch.setenv("CONNECTOR_PLAN__MAX_AGE_HOURS", "24")
-    with pytest.raises(ConfigError, match="CONNECTOR_PLAN__MAX_AGE_HOURS: not supported"):
+    monkeypatch.setenv("CONNECTOR_REPORT__LANGUAGE", "vi")
+    with pytest.raises(ConfigError, match="CONNECTOR_REPORT__LANGUAGE: not supported"):
         load_settings(None)
+
+
+def test_plan_age_and_credentials_settings_are_read(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONNECTOR_PLAN__MAX_AGE_HOURS", "2.5")
+    monkeypatch.setenv("CONNECTOR_CREDENTIALS__ISSUE", "true")
+    monkeypatch.setenv("CONNECTOR_STATE__DIR", str(tmp_path))
+    settings = load_settings(None)
+    assert settings.plan.max_age_hours == 2.5 and settings.credentials.issue
+    assert settings.credentials_dir == tmp_path / "credentials"
 
 
 def test_the_scope_is_parsed_once_into_a_value():

@@ -1,0 +1,106 @@
+"""Plan files (SPEC §9): a plan written for review, read back for ``connector apply``.
+
+One JSON document, ``format: connector-plan/1``, validated on the way in by a
+pydantic model (never by hand): a plan that does not fit it is malformed.
+Written atomically (temporary file, rename), mode 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.core.actions import Action, Kind
+from connector.errors import ConfigError
+
+FORMAT = "connector-plan/1"
+
+
+class Expect(BaseModel):
+    """What the planner saw of the entry an action touches."""
+
+    model_config = ConfigDict(extra="forbid")
+    exists: bool
+    locked: bool = False
+    lock_reason: str | None = None
+    lock_clause: str | None = None
+    #: old values of the attributes the action changes (None: absent)
+    values: dict[str, str | None] = Field(default_factory=dict)
+    #: group actions: whether the member was in the group
+    member_present: bool | None = None
+
+
+class PlannedAction(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    action: Kind
+    employee_id: str | None
+    dn: str
+    reason: str
+    clause: str | None
+    changes: dict[str, str | None] | None
+    member: str | None
+    note: str | None
+    restore: bool = False
+    expect: Expect
+
+    def to_action(self) -> Action:
+        return Action(self.action, self.dn, self.reason, employee_id=self.employee_id,
+                      clause=self.clause, changes=tuple((self.changes or {}).items()),
+                      member=self.member, note=self.note, restore=self.restore)
+
+
+class RosterInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    sha256: str
+    rows: int
+
+
+class PlanFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["connector-plan/1"]
+    plan_id: str = Field(min_length=1)
+    created: str
+    scope: str
+    base_dn: str
+    actor: str
+    roster: RosterInfo
+    summary: dict[str, Any]
+    actions: list[PlannedAction]
+
+
+def write_plan(path: Path, document: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, ensure_ascii=False, indent=1)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_plan(path: Path) -> PlanFile:
+    """The plan file, validated; ConfigError (exit 2) naming what is wrong otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the plan file {path}: {exc}") from None
+    try:
+        return PlanFile.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(document)"
+        raise ConfigError(f"{path} is not a valid plan file ({FORMAT}): {where}: "
+                          f"{first['msg']} ({exc.error_count()} problem(s))") from None
