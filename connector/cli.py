@@ -91,6 +91,9 @@ def cli(config: Path | None, verbose: bool) -> None:
 @click.option("--plan-out", "plan_out", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the plan as a plan file (SPEC §9); with "
               "--dry-run, this is how a plan is prepared for review and `connector apply`.")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write a report of the run for review: .html "
+              "(self-contained), .csv (Excel-friendly) or .xlsx (CONNECTOR_REPORT__LANGUAGE).")
 @click.option("--only", "only", multiple=True, metavar="ID",
               help="Plan and apply only for this employee_id (repeatable): a new hire now, "
                    "without running the whole roster; nobody else is touched.")
@@ -98,7 +101,7 @@ def cli(config: Path | None, verbose: bool) -> None:
 def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: bool,
               roster: Path | None, allow_mass_lock: bool, scope: str | None,
               units_path: Path | None, no_wait: bool, plan_out: Path | None,
-              only: tuple[str, ...]) -> None:
+              report: Path | None, only: tuple[str, ...]) -> None:
     """One run: read the roster, read the directory, plan, apply, audit.
 
     \b
@@ -119,6 +122,8 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
         result = run(settings, lambda: _connect(settings), dry_run=dry_run,
                      allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress,
                      only=only, plan_out=plan_out)
+    if report is not None:
+        _write_report(result, report, settings)
     if as_json:
         _print_json(result.to_dict(lazy=True))
     else:
@@ -133,9 +138,12 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
 @click.option("--allow-mass-lock", is_flag=True,
               help="The approval of a plan that the safety guard stopped.")
 @click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write a report of the run for review: .html "
+              "(self-contained), .csv (Excel-friendly) or .xlsx (CONNECTOR_REPORT__LANGUAGE).")
 @click.pass_context
 def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_json: bool,
-                  allow_mass_lock: bool, scope: str | None) -> None:
+                  allow_mass_lock: bool, scope: str | None, report: Path | None) -> None:
     """Apply the actions of a saved plan file, and nothing else (SPEC §9).
 
     Re-reads only the entries the plan touches and sends, in the plan's order,
@@ -164,6 +172,8 @@ def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_j
                                 allow_mass_lock=allow_mass_lock)
         finally:
             directory.close()
+    if report is not None:
+        _write_report(result, report, settings)
     if as_json:
         _print_json(result.to_dict(lazy=True))
     else:
@@ -457,6 +467,13 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
     from connector.render import status_report
 
     click.echo(status_report(data, settings.state.dir))
+
+
+def _write_report(result: Any, path: Path, settings: Settings) -> None:
+    from connector.report import write_report
+
+    written = write_report(result, path, settings.report.language)
+    click.echo(f"report written to {written}", err=True)
 
 
 def _print_json(document: dict[str, object]) -> None:

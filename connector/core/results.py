@@ -67,6 +67,7 @@ class RunResult:
     #: ``connector apply``: actions not sent because the entry is no longer as the
     #: planner saw it (id of the action → why)
     skipped: dict[int, str] = field(default_factory=dict)
+    plan_id: str | None = None
 
     @property
     def rejected(self) -> list[Rejected]:

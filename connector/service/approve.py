@@ -152,6 +152,7 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     if refusal is not None:
         raise ConfigError(f"{path}: refused: {refusal}; nothing was changed")
     result = RunResult(run_id, plan.scope, directory.actor, False)
+    result.plan_id = plan.plan_id
     actions = [planned.to_action() for planned in plan.actions]
     result.plan = Plan(actions=tuple(actions),
                        managed=int(plan.summary.get("managed_accounts") or 0))

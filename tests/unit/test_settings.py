@@ -162,8 +162,11 @@ def test_an_unknown_connector_variable_stops_the_program_naming_it(monkeypatch, 
 
 
 def test_a_spec_variable_of_a_later_version_is_refused_as_not_supported(monkeypatch):
-    monkeypatch.setenv("CONNECTOR_REPORT__LANGUAGE", "vi")
-    with pytest.raises(ConfigError, match="CONNECTOR_REPORT__LANGUAGE: not supported"):
+    import connector.settings as module
+
+    monkeypatch.setattr(module, "NOT_YET", frozenset({"CONNECTOR_FUTURE__THING"}))
+    monkeypatch.setenv("CONNECTOR_FUTURE__THING", "1")
+    with pytest.raises(ConfigError, match="CONNECTOR_FUTURE__THING: not supported"):
         load_settings(None)
 
 

@@ -1,0 +1,166 @@
+"""Reports of a run for the people who review and sign it off (SPEC §9).
+
+``--report PATH``: HTML (one self-contained file: no script, style, font or
+image fetched from anywhere, so it opens on an air-gapped PC), CSV (UTF-8 with
+a BOM, so Excel shows Vietnamese) or XLSX, by the file's suffix. The HTML goes
+through Jinja2 with autoescaping: a name like ``<script>`` is shown as text.
+The chart of actions per unit is hand-written inline SVG, in this module only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from connector.core.results import RunResult
+from connector.errors import ConfigError
+
+COLUMNS = ("run_id", "action", "employee_id", "full_name", "unit_type", "unit_code", "dn",
+           "reason", "clause", "outcome", "error")
+
+LABELS = {
+    "vi": {"title": "Báo cáo đồng bộ tài khoản", "run_id": "Mã lượt chạy",
+           "plan_id": "Mã kế hoạch", "scope": "Phạm vi", "actor": "Danh tính kết nối",
+           "mode": "Chế độ", "dry_run": "Chạy thử (không ghi gì)", "applied": "Đã áp dụng",
+           "when": "Thời điểm", "duration": "Thời lượng", "exit_code": "Mã kết thúc",
+           "counts": "Số lượng theo thao tác và điều khoản", "action": "Thao tác",
+           "number": "Số lượng", "clause": "Điều khoản", "per_unit": "Thao tác theo đơn vị",
+           "actions": "Các thao tác", "name": "Họ và tên", "unit": "Đơn vị",
+           "reason": "Lý do", "outcome": "Kết quả", "rejected": "Dòng bị từ chối",
+           "line": "Dòng", "held": "Người vẫn bị khóa (khóa bền vững)"},
+    "en": {"title": "Account reconcile report", "run_id": "Run", "plan_id": "Plan",
+           "scope": "Scope", "actor": "Bound as", "mode": "Mode",
+           "dry_run": "Dry run (nothing written)", "applied": "Applied", "when": "When",
+           "duration": "Duration", "exit_code": "Exit code",
+           "counts": "Counts by action and clause", "action": "Action", "number": "Count",
+           "clause": "Clause", "per_unit": "Actions per unit", "actions": "Actions",
+           "name": "Full name", "unit": "Unit", "reason": "Reason", "outcome": "Outcome",
+           "rejected": "Rejected rows", "line": "Line",
+           "held": "Held people (sticky locks kept)"},
+}
+
+
+def rows(result: RunResult) -> list[dict[str, Any]]:
+    """One row per action, with the person's name and unit (from the action or the
+    roster row), its outcome and error: the CSV, the XLSX and the HTML table."""
+    people = {p.key: p for p in result.roster.people} if result.roster else {}
+    document = result.to_dict()
+    out = []
+    for action, item in zip(result.plan.actions if result.plan else (),
+                            document["actions"], strict=True):  # type: ignore[call-overload]
+        changes = dict(action.changes)
+        person = people.get((action.employee_id or "").casefold())
+        out.append({
+            "run_id": result.run_id, "action": action.kind.value,
+            "employee_id": action.employee_id or "",
+            "full_name": changes.get("cn") or (person.full_name if person else ""),
+            "unit_type": changes.get("employeeType") or
+            (person.unit_type.value if person else ""),
+            "unit_code": changes.get("departmentNumber") or (person.unit_code if person else ""),
+            "dn": action.dn, "reason": action.reason, "clause": action.clause or "",
+            "outcome": item["outcome"], "error": item["error"] or "",
+        })
+    return out
+
+
+def chart(table: list[dict[str, Any]]) -> str:
+    """Actions per unit as a horizontal bar chart, inline SVG (values escaped)."""
+    from markupsafe import escape
+
+    counts = Counter(f"{r['unit_type']} {r['unit_code']}".strip() or "?" for r in table)
+    if not counts:
+        return "<p>—</p>"
+    items = counts.most_common(30)
+    top = max(n for _, n in items)
+    height = 24 * len(items) + 10
+    bars = []
+    for index, (unit, n) in enumerate(items):
+        y = 5 + 24 * index
+        width = max(2, int(380 * n / top))
+        bars.append(f'<text x="0" y="{y + 15}">{escape(unit)}</text>'
+                    f'<rect x="170" y="{y}" width="{width}" height="18" fill="#2f6fb3"></rect>'
+                    f'<text x="{176 + width}" y="{y + 15}">{n}</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="620" height="{height}" '
+            f'role="img" id="chart">{"".join(bars)}</svg>')
+
+
+def _html(result: RunResult, table: list[dict[str, Any]], language: str) -> str:
+    import jinja2
+    from markupsafe import Markup
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=True, undefined=jinja2.StrictUndefined)
+    plan = result.plan
+    document = result.to_dict()
+    for row in table:
+        row["unit"] = f"{row['unit_type']} {row['unit_code']}".strip()
+    return environment.get_template("report.html.j2").render(
+        lang=language, t=LABELS[language],
+        run={"run_id": result.run_id, "plan_id": result.plan_id,
+             "scope": result.scope, "actor": result.actor, "dry_run": result.dry_run,
+             "when": datetime.now().astimezone().isoformat(timespec="seconds"),
+             "duration": f"{result.duration:.2f}", "exit_code": result.exit_code,
+             "error": result.error},
+        counts=[(k, n) for k, n in (plan.counts() if plan else {}).items() if n],
+        clauses=list((plan.counts_by_clause() if plan else {}).items()),
+        chart=Markup(chart(table)), actions=table,
+        rejected=document["rejected"], held=document["held"])
+
+
+def _csv(table: list[dict[str, Any]]) -> bytes:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore",
+                            lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(table)
+    return ("\ufeff" + text.getvalue()).encode("utf-8")
+
+
+def _xlsx(result: RunResult, table: list[dict[str, Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    actions = book.create_sheet("actions")
+    actions.append(list(COLUMNS))
+    for row in table:
+        actions.append([row[c] for c in COLUMNS])
+    rejected = book.create_sheet("rejected")
+    rejected.append(["line", "employee_id", "reason"])
+    for r in result.rejected:
+        rejected.append([r.line, r.employee_id or "", r.reason])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def write_report(result: RunResult, path: Path, language: str = "vi") -> Path:
+    """Write the report the suffix asks for, atomically."""
+    suffix = path.suffix.lower()
+    table = rows(result)
+    if suffix in (".html", ".htm"):
+        data = _html(result, table, language).encode("utf-8")
+    elif suffix == ".csv":
+        data = _csv(table)
+    elif suffix == ".xlsx":
+        data = _xlsx(result, table)
+    else:
+        raise ConfigError(f"--report {path}: the name must end in .html, .csv or .xlsx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
