@@ -204,12 +204,15 @@ def test_reset_password_reissues_for_an_unlocked_account_and_refuses_the_rest(se
 
 def test_no_issued_password_appears_in_any_output_of_any_command_path(setup, tmp_path,
                                                                       officers):
-    """The sweep: create with issuance, --json, dry run with a plan file, reset, a
-    failing reset, a guard trip (which saves a pending plan), an unreachable server,
-    the daemon; then every byte written anywhere."""
+    """The sweep: create with issuance (with an HTML report), a CSV report, --json, dry
+    run with a plan file, reset, a failing reset, a guard trip (which saves a pending
+    plan), an unreachable server, the daemon; then every byte written anywhere."""
     server, env, _ = setup
     outputs = []
-    outputs.append(run_cli(["reconcile", "--json"], env("it-centre")))
+    outputs.append(run_cli(["reconcile", "--json", "--report", str(tmp_path / "run.html")],
+                           env("it-centre")))
+    outputs.append(run_cli(["reconcile", "--report", str(tmp_path / "run.csv")],
+                           env("it-centre")))
     outputs.append(run_cli(["reconcile", "--dry-run", "--json", "--plan-out",
                             str(tmp_path / "plan.json")], env("it-centre")))
     outputs.append(run_cli(["reconcile"], env("province:BTE")))
@@ -231,6 +234,7 @@ def test_no_issued_password_appears_in_any_output_of_any_command_path(setup, tmp
         secrets += [r["initial_password"] for r in opened(path, officer).values()]
     assert len(secrets) >= 5  # TW1, BA1, B1, TW1 again, TW2
     assert (tmp_path / "plan.json").exists() and list((tmp_path / "state").glob("pending-*"))
+    assert (tmp_path / "run.html").exists() and (tmp_path / "run.csv").exists()
     texts = [o.stdout + o.stderr for o in outputs] + [daemon.stdout, daemon.stderr,
                                                        server.search(LAYOUT.base_dn)]
     leaked = everything_but_sealed(tmp_path, *texts)
