@@ -39,7 +39,7 @@ from connector.core.model import Layout
 from connector.directory.base import PERSON_CLASSES
 from connector.sources.units import load_units
 from connector.testing.delegation import Identity, install_delegation
-from connector.testing.slapd import SlapdServer, _tool, ldif
+from connector.testing.slapd import SYNCPROV_LDIF, SlapdServer, _tool, ldif
 
 PROVINCES = ["HNI", "HCM", "HPG", "DNG", "CTO", "BTE", "HUE", "LCI", "TQG", "CBG", "LCU",
              "DBN", "SLA", "TNN", "LSN", "QNH", "PTO", "BNH", "HYN", "NBH", "THA", "NAN",
@@ -133,19 +133,6 @@ def connector_env(server: SlapdServer, identity: Identity, work: Path, roster: P
             "CONNECTOR_SAFETY__MAX_LOCK_COUNT": "1000000"}
 
 
-SYNCPROV = """dn: cn=module{0},cn=config
-changetype: modify
-add: olcModuleLoad
-olcModuleLoad: syncprov
-
-dn: olcOverlay=syncprov,olcDatabase={1}mdb,cn=config
-changetype: add
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: syncprov
-"""
-
-
 def daemon_cycles(server: SlapdServer, identity: Identity, work: Path, roster: Path,
                   units: Path) -> list[float]:
     """Three no-op runs as the daemon makes them (one process, its RunMemo kept): the
@@ -225,7 +212,7 @@ def measure(rows: int, work: Path, workers: int) -> list[dict[str, object]]:
     results = []
     with SlapdServer(layout, units) as server, SlapdServer(layout, units) as raw_server:
         for each in (server, raw_server):  # as a replicated production server has it
-            each.ldapmodify_config(SYNCPROV)
+            each.ldapmodify_config(SYNCPROV_LDIF)
         identities = install_delegation(server, units)
         raw_identities = install_delegation(raw_server, units)
         for scope in ("it-centre", "province:BTE"):

@@ -29,6 +29,14 @@ environment variables (nested with __, e.g. CONNECTOR_LDAP__URL), under flags.
 """ + EXIT_CODES_HELP
 
 
+def _report_option(func: F) -> F:
+    """``--report PATH``, the same on reconcile and apply (SPEC §9)."""
+    return click.option(
+        "--report", "report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Also write a report of the run for review: .html (self-contained), .csv "
+             "(Excel-friendly) or .xlsx (CONNECTOR_REPORT__LANGUAGE).")(func)
+
+
 def _config_option(func: F) -> F:
     return click.option(
         "--config", "config", type=click.Path(dir_okay=False, path_type=Path),
@@ -91,9 +99,7 @@ def cli(config: Path | None, verbose: bool) -> None:
 @click.option("--plan-out", "plan_out", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the plan as a plan file (SPEC §9); with "
               "--dry-run, this is how a plan is prepared for review and `connector apply`.")
-@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write a report of the run for review: .html "
-              "(self-contained), .csv (Excel-friendly) or .xlsx (CONNECTOR_REPORT__LANGUAGE).")
+@_report_option
 @click.option("--only", "only", multiple=True, metavar="ID",
               help="Plan and apply only for this employee_id (repeatable): a new hire now, "
                    "without running the whole roster; nobody else is touched.")
@@ -138,9 +144,7 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
 @click.option("--allow-mass-lock", is_flag=True,
               help="The approval of a plan that the safety guard stopped.")
 @click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
-@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write a report of the run for review: .html "
-              "(self-contained), .csv (Excel-friendly) or .xlsx (CONNECTOR_REPORT__LANGUAGE).")
+@_report_option
 @click.pass_context
 def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_json: bool,
                   allow_mass_lock: bool, scope: str | None, report: Path | None) -> None:

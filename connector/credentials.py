@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import secrets
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from connector.sources.files import write_atomically
 
 #: no look-alikes: 0/O/o, 1/l/I/i, and no characters a keyboard layout moves about
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
@@ -63,16 +63,4 @@ def write_sealed(directory: Path, run_id: str, unit_code: str,
     temporary file in the same directory, fsync, rename)."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = directory / f"{run_id}-{unit_code}.csv.age"
-    sealed = seal(credentials, recipient)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(sealed)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(target, seal(credentials, recipient))

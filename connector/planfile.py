@@ -8,8 +8,6 @@ Written atomically (temporary file, rename), mode 0600.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.core.actions import Action, Kind
 from connector.errors import ConfigError
+from connector.sources.files import write_atomically
 
 FORMAT = "connector-plan/1"
 
@@ -75,20 +74,8 @@ class PlanFile(BaseModel):
 
 
 def write_plan(path: Path, document: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False, indent=1)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    return write_atomically(path, text.encode("utf-8"))
 
 
 def read_plan(path: Path) -> PlanFile:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 from connector.core.results import RunResult
 from connector.errors import ConfigError
+from connector.sources.files import write_atomically
 
 COLUMNS = ("run_id", "action", "employee_id", "full_name", "unit_type", "unit_code", "dn",
            "reason", "clause", "outcome", "error")
@@ -46,14 +45,14 @@ LABELS = {
 }
 
 
-def rows(result: RunResult) -> list[dict[str, Any]]:
+def rows(result: RunResult, document: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per action, with the person's name and unit (from the action or the
-    roster row), its outcome and error: the CSV, the XLSX and the HTML table."""
+    roster row), its outcome and error (from ``document``, the run's ``to_dict``): the
+    CSV, the XLSX and the HTML table."""
     people = {p.key: p for p in result.roster.people} if result.roster else {}
-    document = result.to_dict()
     out = []
     for action, item in zip(result.plan.actions if result.plan else (),
-                            document["actions"], strict=True):  # type: ignore[call-overload]
+                            document["actions"], strict=True):
         changes = dict(action.changes)
         person = people.get((action.employee_id or "").casefold())
         out.append({
@@ -90,7 +89,8 @@ def chart(table: list[dict[str, Any]]) -> str:
             f'role="img" id="chart">{"".join(bars)}</svg>')
 
 
-def _html(result: RunResult, table: list[dict[str, Any]], language: str) -> str:
+def _html(result: RunResult, document: dict[str, Any], table: list[dict[str, Any]],
+          language: str) -> str:
     import jinja2
     from markupsafe import Markup
 
@@ -98,7 +98,6 @@ def _html(result: RunResult, table: list[dict[str, Any]], language: str) -> str:
         loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=True, undefined=jinja2.StrictUndefined)
     plan = result.plan
-    document = result.to_dict()
     for row in table:
         row["unit"] = f"{row['unit_type']} {row['unit_code']}".strip()
     return environment.get_template("report.html.j2").render(
@@ -143,24 +142,16 @@ def _xlsx(result: RunResult, table: list[dict[str, Any]]) -> bytes:
 def write_report(result: RunResult, path: Path, language: str = "vi") -> Path:
     """Write the report the suffix asks for, atomically."""
     suffix = path.suffix.lower()
-    table = rows(result)
+    document = result.to_dict()
+    table = rows(result, document)
     if suffix in (".html", ".htm"):
-        data = _html(result, table, language).encode("utf-8")
+        data = _html(result, document, table, language).encode("utf-8")
     elif suffix == ".csv":
         data = _csv(table)
     elif suffix == ".xlsx":
         data = _xlsx(result, table)
     else:
         raise ConfigError(f"--report {path}: the name must end in .html, .csv or .xlsx")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, data)
 
 

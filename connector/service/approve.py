@@ -24,7 +24,7 @@ from connector.core.model import Account, Snapshot, dn_key, parent_dn
 from connector.core.results import Outcome, RunResult
 from connector.directory.base import Directory
 from connector.errors import ConfigError, ExitCode, SafetyAbort
-from connector.planfile import FORMAT, PlanFile, PlannedAction, read_plan, write_plan
+from connector.planfile import FORMAT, Expect, PlanFile, read_plan, write_plan
 from connector.settings import Settings
 
 GROUP_KINDS = (Kind.GROUP_ADD, Kind.GROUP_REMOVE)
@@ -84,7 +84,7 @@ def save_plan(path: Path, document: dict[str, Any]) -> Path:
 # ------------------------------------------------------------------------------- apply
 
 
-def _refusal(plan: PlanFile, settings: Settings, path: Path) -> str | None:
+def _refusal(plan: PlanFile, settings: Settings) -> str | None:
     scope = str(settings.scope_value)
     if plan.scope != scope:
         return f"the plan is for scope {plan.scope}; this connector runs as {scope}"
@@ -116,10 +116,9 @@ def _applied_before(audit: Path, plan_id: str) -> bool:
         return False
 
 
-def _still_holds(planned: PlannedAction, accounts: Mapping[str, Account],
+def _still_holds(action: Action, expect: Expect, accounts: Mapping[str, Account],
                  groups: Mapping[str, frozenset[str] | None]) -> str | None:
     """None if the entry is still as the planner saw it, else why not."""
-    expect, action = planned.expect, planned.to_action()
     if action.kind in GROUP_KINDS:
         members = groups.get(dn_key(action.dn))
         if members is None:
@@ -148,7 +147,7 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
                allow_mass_lock: bool = False) -> RunResult:
     """Apply a saved plan: exactly its actions, those whose expectation still holds."""
     plan = read_plan(path)
-    refusal = _refusal(plan, settings, path)
+    refusal = _refusal(plan, settings)
     if refusal is not None:
         raise ConfigError(f"{path}: refused: {refusal}; nothing was changed")
     result = RunResult(run_id, plan.scope, directory.actor, False)
@@ -167,14 +166,14 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     containers = sorted({parent_dn(a.dn) for a in actions if a.kind not in GROUP_KINDS},
                         key=dn_key)
     accounts = directory.read_accounts(containers)
-    groups = {dn_key(a.dn): directory.group_members(a.dn)
-              for a in actions if a.kind in GROUP_KINDS}
+    group_dns = {dn_key(a.dn): a.dn for a in actions if a.kind in GROUP_KINDS}
+    groups = {key: directory.group_members(dn) for key, dn in group_dns.items()}
     holding: list[Action] = []
     audit = AuditLog(settings.audit.path, run_id=run_id, actor=directory.actor,
                      scope=plan.scope, plan_id=plan.plan_id)
     try:
         for planned, action in zip(plan.actions, actions, strict=True):
-            reason = _still_holds(planned, accounts, groups)
+            reason = _still_holds(action, planned.expect, accounts, groups)
             if reason is None:
                 holding.append(action)
             else:

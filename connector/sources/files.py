@@ -1,11 +1,13 @@
 """Reading a source file safely: a regular file only, refused at once otherwise (a FIFO
 would block ``open()`` for ever, ``/dev/zero`` would be read until memory runs out),
-and decoded as UTF-8 or refused with a hint (SPEC §3)."""
+and decoded as UTF-8 or refused with a hint (SPEC §3). And writing a file the way a
+reader never sees half of it (sealed credentials, plan files, reports)."""
 
 from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from connector.errors import RosterUnreadable
@@ -80,3 +82,21 @@ def decode_text(data: bytes, source: str) -> str:
             f"{source} is not UTF-8 (invalid byte at offset {exc.start}, line {line}; "
             "a name pasted from a cp1258 or latin-1 file does this)"
         ) from None
+
+
+def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> Path:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file in the same
+    directory with ``mode``, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

@@ -70,6 +70,21 @@ def ssha(password: str) -> str:
     return "{SSHA}" + base64.b64encode(digest + salt).decode()
 
 
+#: cn=config change that loads syncprov on the main database, as a replicated
+#: production server has it: slapd then maintains the suffix's contextCSN
+SYNCPROV_LDIF = """dn: cn=module{0},cn=config
+changetype: modify
+add: olcModuleLoad
+olcModuleLoad: syncprov
+
+dn: olcOverlay=syncprov,olcDatabase={1}mdb,cn=config
+changetype: add
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: syncprov
+"""
+
+
 class SlapdServer:
     """One throwaway server. Use as a context manager, or ``start()``/``stop()``."""
 

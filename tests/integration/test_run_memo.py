@@ -19,22 +19,10 @@ from connector.directory.ldap import LdapDirectory
 from connector.service.reconcile import RunMemo, reconcile
 from connector.settings import load_settings
 from connector.testing.delegation import install_delegation
-from connector.testing.slapd import SlapdServer, sample_units
+from connector.testing.slapd import SYNCPROV_LDIF, SlapdServer, sample_units
 from tests.helpers import LAYOUT, roster_csv, row
 
 pytestmark = pytest.mark.integration
-
-SYNCPROV = """dn: cn=module{0},cn=config
-changetype: modify
-add: olcModuleLoad
-olcModuleLoad: syncprov
-
-dn: olcOverlay=syncprov,olcDatabase={1}mdb,cn=config
-changetype: add
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: syncprov
-"""
 
 PEOPLE = [row("TW1"), row("TW2"), row("V1", unit_type="vendor", unit_code="VNPT"),
           row("BA1", unit_type="province", unit_code="BTE", role="admin"),
@@ -47,7 +35,7 @@ def world(tmp_path):
     server = SlapdServer(units=sample_units())
     server.start()
     try:
-        server.ldapmodify_config(SYNCPROV)
+        server.ldapmodify_config(SYNCPROV_LDIF)
         identity = install_delegation(server, sample_units())["it-centre"]
         settings = load_settings(None, scope="it-centre",
                                  audit={"path": str(tmp_path / "audit.jsonl")},
