@@ -5,17 +5,21 @@ exit codes (0 ok · 1 rows rejected or operations failed · 2 usage/configuratio
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from loguru import logger
 
 from connector import __version__
+from connector.core.results import Encoded
 from connector.errors import EXIT_CODES_HELP, ConfigError, ConnectorError, ExitCode
 from connector.logs import setup_logging
 from connector.progress import ApplyProgress
@@ -445,6 +449,7 @@ def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
     """
     from connector.daemon import run_daemon
 
+    gc.enable()  # a long-lived process collects its cycles (each run pauses it itself)
     settings = _settings(ctx, config)
     settings.require_bind()
     if settings.roster.path is None:
@@ -485,6 +490,7 @@ def _print_json(document: dict[str, object]) -> None:
     written item by item (one compact line each, through json's C encoder), so a
     100,000-row run is never held as dicts and as text at once."""
     out = sys.stdout
+    encode = _item_encoder()
     parts: list[str] = ["{"]
     for index, (key, value) in enumerate(document.items()):
         parts.append(("," if index else "") + "\n  " + json.dumps(key) + ": ")
@@ -493,7 +499,7 @@ def _print_json(document: dict[str, object]) -> None:
             count = 0
             for item in value:
                 parts.append(("," if count else "") + "\n    "
-                             + json.dumps(item, ensure_ascii=False))
+                             + (item if isinstance(item, Encoded) else encode(item)))
                 count += 1
                 if len(parts) >= 4096:
                     out.write("".join(parts))
@@ -506,8 +512,29 @@ def _print_json(document: dict[str, object]) -> None:
     out.flush()
 
 
+def _item_encoder() -> Callable[[object], str]:
+    """One compact JSON text per item, from an encoder made once: ``json.dumps`` with
+    any option builds a new encoder per call, which costs 4x the encoding itself."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    base = json.JSONEncoder(ensure_ascii=False)
+    if make is None:  # no C speedups in this interpreter
+        return base.encode
+    # the arguments JSONEncoder.iterencode gives it for ensure_ascii=False, no indent
+    fast = make(None, base.default, encoder.encode_basestring, None, ": ", ", ",
+                False, False, True)
+    return lambda item: "".join(fast(item, 0))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one clear line and an exit code for every known error."""
+    """Entry point: one clear line and an exit code for every known error.
+
+    A one-shot command runs without cyclic garbage collection (the daemon turns it back
+    on): its life is one run, whose objects hold no cycles, and each collection pass
+    walks all of them (see ``service.reconcile.collection_paused``)."""
+    if argv is None:
+        gc.disable()
     threading.current_thread().name = "main"
     setup_logging("INFO")  # safe defaults (no variable dumps) until the settings are read
     try:
@@ -533,4 +560,19 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"connector: internal error: {type(exc).__name__}: {exc} (run with -v for "
                    "the traceback)", err=True)
         sys.exit(ExitCode.PARTIAL)
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if argv is None:  # the process's own entry point (console script, python -m)
+        _leave(code)
+    sys.exit(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit without tearing the heap down object by object: that costs ~0.15 s after a
+    100,000-row run and saves nothing, since every file is closed and every connection
+    unbound by now. What is buffered is flushed first."""
+    logger.complete()
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe: nothing more can reach it anyway
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

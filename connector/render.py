@@ -63,7 +63,7 @@ def run_report(result: RunResult, *, show_all: bool | None = None) -> str:
     lines.append(f"Run {result.run_id} · scope {result.scope} · bound as {result.actor} · {mode}")
     if roster is not None:
         out = len(plan.out_of_scope) if plan else 0
-        lines.append(f"Roster: {roster.rows} rows, {len(roster.people)} valid, "
+        lines.append(f"Roster: {roster.rows} rows, {roster.valid} valid, "
                      f"{len(result.rejected)} rejected, {out} out of scope (ignored)")
     if plan is not None:
         lines.append(f"Directory: {plan.managed} accounts in {len(plan.containers)} managed OUs")

@@ -65,7 +65,8 @@ class LdapSettings(_Group):
                                   "non-loopback host (off: the password would cross the wire)")
     connect_timeout: int = Field(5, ge=1, description="seconds to wait for each URL")
     operation_timeout: int = Field(60, ge=1, description="seconds to wait for one reply")
-    page_size: int = Field(1000, ge=10, le=10000, description="entries per page of a search")
+    page_size: int = Field(1000, ge=10, le=10000, description="entries per page of a search "
+                           "the server's limits cut short (asked unpaged first)")
     workers: int = Field(4, ge=1, le=16, description="connections used to apply a plan; "
                          "writes are fsync-bound on the server, so a few in parallel help")
     fast_wire: bool = Field(True, description="encode adds and modifies and decode search "

@@ -6,6 +6,7 @@ exhaustively without a server.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -114,6 +115,12 @@ class Snapshot:
     #: a province scope's view of the ``ou=people`` of the provinces it absorbed (id keys,
     #: read only): those people's accounts are moved by ``reorganize``, never re-issued
     former_keys: frozenset[str] = frozenset()
+
+    @property
+    def account_keys(self) -> frozenset[str]:
+        """The ids with an account here, or in a province this scope absorbed: the rows
+        that concern this scope, whatever unit they name."""
+        return frozenset(a.key for a in self.accounts) | self.former_keys
 
 
 @dataclass(frozen=True)
@@ -252,6 +259,9 @@ def dn_key(dn: str) -> str:
 
 def parent_dn(dn: str) -> str:
     """The DN without its first RDN (escape-aware)."""
+    if "\\" not in dn:  # no escapes: the first comma ends the RDN
+        comma = dn.find(",")
+        return sys.intern(dn[comma + 1:].strip()) if comma >= 0 else ""
     escaped = False
     for index, char in enumerate(dn):
         if escaped:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from connector.core.actions import (
     Kind,
     OutOfScope,
     Plan,
+    Unchecked,
     UnitCount,
 )
 from connector.core.model import (
@@ -31,7 +32,6 @@ from connector.core.model import (
     Layout,
     Person,
     Rejected,
-    Role,
     Scope,
     Snapshot,
     Status,
@@ -48,6 +48,7 @@ from connector.core.policy import (
     desired_container,
     is_liftable,
     managed_containers,
+    plainly_elsewhere,
     should_relabel,
     status_lock,
 )
@@ -171,8 +172,9 @@ class _Planner:
             self.handled.add(dn_key(account.dn))
         if self.awaiting_move(person, existing):
             return
-        unknown_province = person.unit_type is UnitType.PROVINCE and canonical_province(
-            person.unit_code, self.snapshot.provinces) is None
+        province = canonical_province(person.unit_code, self.snapshot.provinces) \
+            if person.unit_type is UnitType.PROVINCE else None
+        unknown_province = person.unit_type is UnitType.PROVINCE and province is None
         if unknown_province and (existing or target is not None):
             # a typo in unit_code must not read as a transfer (a sticky lock) or an issuance
             self.rejected.append(Rejected(
@@ -188,19 +190,19 @@ class _Planner:
             for account in existing:
                 self.lock(account, moved)
             return
-        unit_code = person.unit_code
-        if person.unit_type is UnitType.PROVINCE:
-            unit_code = canonical_province(person.unit_code, self.snapshot.provinces) or unit_code
+        unit_code = province or person.unit_code
         place = self._area(target)
         here = [a for a in existing if self._area(a.container) == place]
-        elsewhere = [a for a in existing if self._area(a.container) != place]
-        moved = status_lock(person) or LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
-        for account in elsewhere:
-            self.lock(account, moved)
+        if len(here) < len(existing):
+            moved = status_lock(person) or LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
+            for account in existing:
+                if self._area(account.container) != place:
+                    self.lock(account, moved)
         wanted = desired_values(person, unit_code, self.zone)
         if here:
-            expected = dn_key(account_dn(person.employee_id, target))
-            here.sort(key=lambda a: dn_key(a.dn) != expected)  # the uid=<id> entry first
+            if len(here) > 1:
+                expected = dn_key(account_dn(person.employee_id, target))
+                here.sort(key=lambda a: dn_key(a.dn) != expected)  # the uid=<id> entry first
             self.reconcile(here[0], person, wanted)
             for duplicate in here[1:]:  # a second entry for one person: not eligible (Art. 9 §2)
                 self.lock(duplicate, LockReason(Reason.DUPLICATE, Clause.NOT_ON_ROSTER))
@@ -219,15 +221,10 @@ class _Planner:
         if person.key in self.snapshot.former_keys:
             return False
         role = person.role
-        if person.unit_type is UnitType.PROVINCE:
-            if self.scope.is_it_centre:  # staff are the provinces' (no role: staff)
-                plain = role is not Role.ADMIN
-            else:
-                plain = (role is Role.ADMIN or (role is None and person.key in
-                                                self.snapshot.admin_keys)
-                         or person.unit_code.casefold() != self._own)
-        else:
-            plain = not self.scope.is_it_centre
+        plain = plainly_elsewhere(self.scope, person.unit_type, person.unit_code, role) or (
+            # no role given, but the directory has them as an admin: the IT Centre's
+            role is None and not self.scope.is_it_centre
+            and person.unit_type is UnitType.PROVINCE and person.key in self.snapshot.admin_keys)
         if plain:
             self.out_of_scope.append(
                 OutOfScope(person.employee_id, person.line, person.unit_type.value,
@@ -443,11 +440,14 @@ def compute_plan(
     today: dt.date | None = None,
     zone: str = DEFAULT_ZONE,
     renames: Mapping[str, str] | None = None,
+    unchecked: Sequence[OutOfScope | Unchecked] = (),
 ) -> Plan:
     """Everything this scope must do to bring its OUs in step with the roster.
 
     ``incomplete``: why the roster may not list everyone (RosterResult.incomplete);
     then no account is locked or removed from a group for being off the roster.
+    ``unchecked``: rows set aside as plainly another scope's whose ids name no account
+    here (RosterResult.unchecked, settled): out of scope, nothing more.
     """
     planner = _Planner(scope, layout, snapshot, complete=not incomplete, zone=zone,
                        renames=renames)
@@ -471,13 +471,18 @@ def compute_plan(
         actions=tuple(sorted(planner.actions, key=lambda a: a.sort_key)),
         managed=len(snapshot.accounts),
         containers=managed_containers(scope, layout, snapshot.provinces),
-        out_of_scope=tuple(planner.out_of_scope),
+        out_of_scope=tuple(sorted((*planner.out_of_scope, *unchecked), key=_line))
+        if unchecked else tuple(planner.out_of_scope),
         held=tuple(planner.held),
         rejected=tuple(planner.rejected),
         orphan_locks_suspended=suspended,
         units=planner.units(protected | {p.key for p in roster}),
         awaiting=tuple(planner.awaiting),
     )
+
+
+def _line(row: OutOfScope | Unchecked) -> int:
+    return row.line
 
 
 def id_key_of(rejected: Rejected) -> str:

@@ -127,6 +127,20 @@ def managed_containers(scope: Scope, layout: Layout, provinces: frozenset[str]) 
     return (layout.people_dn(scope.code),)
 
 
+def plainly_elsewhere(scope: Scope, unit_type: UnitType, unit_code: str,
+                      role: Role | None) -> bool:
+    """A row that names another scope's person by its unit alone: province staff for
+    the IT Centre; anyone but this province's own staff for a province.
+
+    Only a first sieve: a row whose id is an account, a former account or an admin in
+    this scope's OUs is still this scope's concern (the planner's ``elsewhere``)."""
+    if unit_type is UnitType.PROVINCE:
+        if scope.is_it_centre:  # province staff are the provinces' (no role: staff)
+            return role is not Role.ADMIN
+        return role is Role.ADMIN or unit_code.casefold() != (scope.code or "").casefold()
+    return not scope.is_it_centre
+
+
 def canonical_province(code: str, provinces: frozenset[str]) -> str | None:
     return _folded_provinces(provinces).get(code.casefold())
 

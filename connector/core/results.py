@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from connector.core.actions import Action, Plan
+from connector.core.actions import Action, Plan, Unchecked
 from connector.core.model import Person, Rejected
+
+
+class Encoded(str):
+    """An item of a lazy list already encoded as JSON text: a streaming writer copies
+    it as it is."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,13 @@ class RosterResult:
     #: why this file cannot be trusted to list everyone (empty: it can). While it is
     #: non-empty no account is locked as not_on_roster (SPEC §3).
     incomplete: tuple[str, ...] = ()
+    #: rows set aside as plainly another scope's (read with a scope): not validated
+    unchecked: tuple[Unchecked, ...] = ()
+
+    @property
+    def valid(self) -> int:
+        """Rows not rejected: the valid ones and those set aside unjudged."""
+        return len(self.people) + len(self.unchecked)
 
     @property
     def empty(self) -> bool:
@@ -55,6 +69,9 @@ class RunResult:
     exit_code: int = 0
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: how the daemon read the directory: "full", "incremental" (the entries changed
+    #: since its last read) or "skipped" (nothing changed since a run with nothing to do)
+    directory_read: str = "full"
     #: SPEC §11: initial passwords issued and sealed, accounts created without one
     #: (their unit names no recipient), and the sealed files (never the passwords)
     credentials_issued: int = 0
@@ -121,7 +138,7 @@ class RunResult:
             "error": self.error,
             "summary": {
                 "roster_rows": self.roster.rows if self.roster else 0,
-                "valid_rows": len(self.roster.people) if self.roster else 0,
+                "valid_rows": self.roster.valid if self.roster else 0,
                 "rejected_rows": len(self.rejected),
                 "out_of_scope_rows": len(plan.out_of_scope) if plan else 0,
                 "managed_accounts": plan.managed if plan else 0,
@@ -143,10 +160,12 @@ class RunResult:
                 "credential_files": list(self.credential_files),
                 "duration_seconds": round(self.duration, 3),
                 "phase_seconds": {k: round(v, 3) for k, v in self.timings.items()},
+                "directory_read": self.directory_read,
             },
             "actions": actions,
             "rejected": listed(r.to_dict() for r in self.rejected),
-            "out_of_scope": listed(row.to_dict() for row in (plan.out_of_scope if plan else ())),
+            "out_of_scope": (Encoded(row.to_json()) for row in plan.out_of_scope) if lazy and plan
+            else [row.to_dict() for row in (plan.out_of_scope if plan else ())],
             "held": [h.to_dict() for h in plan.held] if plan else [],
             "awaiting_reorganize": [a.to_dict() for a in plan.awaiting] if plan else [],
             "orphan_locks_suspended": bool(plan and plan.orphan_locks_suspended),

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
+from loguru import logger
+
 from connector.core import lockinfo
 from connector.core.actions import PERSON_ATTRIBUTES, Action, Kind
 from connector.core.model import Account, Group, Layout, Scope, Snapshot, dn_key, parent_dn
@@ -39,6 +41,9 @@ from connector.errors import (
 LOCKED_VALUE = "000001010000Z"
 PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
 SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "description")
+#: the lowest CSN there is (RFC 4533's syntax as OpenLDAP writes it): every entryCSN is
+#: at least this
+EARLIEST_CSN = "00000101000000.000000Z#000000#000#000000"
 #: Kinds whose modification depends on the lock values the entry holds now.
 LOCK_KINDS = frozenset({Kind.LOCK, Kind.RELABEL, Kind.UNLOCK})
 
@@ -68,9 +73,11 @@ class Directory(ABC):
     @abstractmethod
     def _search(self, base: str, object_class: str, attributes: Sequence[str], *,
                 scope: SearchScope = "sub", uid: str | None = None,
-                limit: int | None = None) -> Iterator[RawEntry]:
+                limit: int | None = None,
+                changed_since: str | None = None) -> Iterator[RawEntry]:
         """Entries of ``object_class`` (``*``: any) under ``base``; a missing base yields
-        nothing. Raises DirectoryError if the server cut the answer short."""
+        nothing. Raises DirectoryError if the server cut the answer short.
+        ``changed_since``: only entries whose ``entryCSN`` is at least this CSN."""
 
     @abstractmethod
     def _add(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
@@ -115,15 +122,70 @@ class Directory(ABC):
         """One search per managed OU (SPEC §2): the scope's accounts, its groups and, for
         a province, the ids under its own ``ou=admins`` and under the ``ou=people`` of the
         provinces it ``absorbed`` (SPEC §10)."""
-        layout = self.layout
-        provinces = _with_own_province(frozenset(
-            values["ou"][0] for _, values in self._search(
-                layout.provinces_dn, "organizationalUnit", ["ou"], scope="one")
-            if values.get("ou")), scope)
+        provinces = self._provinces(scope)
         accounts = [account_from_values(dn, values)
-                    for container in managed_containers(scope, layout, provinces)
+                    for container in managed_containers(scope, self.layout, provinces)
                     for dn, values in self._search(container, "inetOrgPerson",
                                                    SNAPSHOT_ATTRIBUTES)]
+        return self._completed(scope, absorbed, provinces, accounts)
+
+    def refreshed(self, previous: Snapshot, since: str, scope: Scope,
+                  absorbed: Sequence[str] = ()) -> Snapshot | None:
+        """The snapshot a full read would give now, from ``previous`` (read when the
+        directory's change stamp was ``since``) and the entries whose ``entryCSN`` is at
+        least the oldest CSN of that stamp; None on any doubt, and the caller reads in
+        full.
+
+        Per managed OU: the changed entries in full, then every entry's DN alone (what
+        tells a deletion or a move); each listed DN takes its changed or its previous
+        values, in the order a full read gives. A listed DN that is neither changed nor
+        known, or another list of provinces, is a doubt. The small reads (provinces,
+        groups, admins, absorbed provinces) are read in full as ever."""
+        csns = since.split()
+        if not csns:
+            return None
+        oldest = min(csns)
+        provinces = self._provinces(scope)
+        if provinces != previous.provinces:
+            return None
+        known = {dn_key(account.dn): account for account in previous.accounts}
+        accounts: list[Account] = []
+        for container in managed_containers(scope, self.layout, provinces):
+            changed = {dn_key(dn): values for dn, values in self._search(
+                container, "inetOrgPerson", SNAPSHOT_ATTRIBUTES, changed_since=oldest)}
+            for dn, _ in self._search(container, "inetOrgPerson", ["1.1"]):
+                key = dn_key(dn)
+                values = changed.get(key)
+                account = account_from_values(dn, values) if values is not None \
+                    else known.get(key)
+                if account is None:
+                    logger.info("incremental read: {} is new but not among the changed "
+                                "entries: reading in full", dn)
+                    return None
+                accounts.append(account)
+        return self._completed(scope, absorbed, provinces, accounts)
+
+    def can_refresh(self, snapshot: Snapshot) -> bool | None:
+        """Whether this identity's filters see ``entryCSN``: an ACL without search on it
+        makes ``(entryCSN>=…)`` match nothing, which would read as "nothing changed".
+        Asked of one account of the snapshot (None: it has none to ask of)."""
+        if not snapshot.accounts:
+            return None
+        account = snapshot.accounts[0]
+        return any(True for _ in self._search(
+            account.container, "inetOrgPerson", ["1.1"], scope="one", uid=account.employee_id,
+            changed_since=EARLIEST_CSN))
+
+    def _provinces(self, scope: Scope) -> frozenset[str]:
+        return _with_own_province(frozenset(
+            values["ou"][0] for _, values in self._search(
+                self.layout.provinces_dn, "organizationalUnit", ["ou"], scope="one")
+            if values.get("ou")), scope)
+
+    def _completed(self, scope: Scope, absorbed: Sequence[str], provinces: frozenset[str],
+                   accounts: list[Account]) -> Snapshot:
+        """The snapshot around its accounts: groups, admins, absorbed provinces' ids."""
+        layout = self.layout
         groups: dict[str, Group] = {}
         admin_keys: frozenset[str] = frozenset()
         if scope.is_it_centre:
@@ -331,22 +393,31 @@ def create_attributes(action: Action) -> dict[str, list[str]]:
     return attributes
 
 
-_PERSON_KEYS = tuple((name, name.lower()) for name in PERSON_ATTRIBUTES)
+#: the name of each person attribute as the server may spell it → as the plan spells it
+_PERSON_NAMES = {name: name for name in PERSON_ATTRIBUTES} | {
+    name.lower(): name for name in PERSON_ATTRIBUTES}
 
 
 def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
-    """Build an Account from attribute values (case-insensitive names)."""
-    lower = {name.lower(): vals for name, vals in values.items()}
+    """Build an Account from attribute values (case-insensitive names). One pass over
+    the entry's attributes: it runs once per account of a snapshot."""
     person: dict[str, str] = {}
-    for name, key in _PERSON_KEYS:
-        vals = lower.get(key)
-        if vals:
-            person[name] = vals[0] if len(vals) == 1 else "\n".join(vals)
+    descriptions: list[str] | None = None
+    attribute = False
+    for name, vals in values.items():
+        known = _PERSON_NAMES.get(name) or _PERSON_NAMES.get(name.lower())
+        if known is not None:
+            if vals:
+                person[known] = vals[0] if len(vals) == 1 else "\n".join(vals)
+            continue
+        lowered = name.lower()
+        if lowered == "description":
+            descriptions = vals
+        elif lowered == "pwdaccountlockedtime":
+            attribute = bool(vals)
     employee_id = person.get("uid") or person.get("employeeNumber") or \
         dn.split(",", 1)[0].split("=", 1)[-1]
-    descriptions = lower.get("description")
     record = lockinfo.find(descriptions)[0] if descriptions else None
-    attribute = bool(lower.get("pwdaccountlockedtime"))
     return Account(
         dn=dn,
         employee_id=employee_id.split("\n")[0],

@@ -45,7 +45,10 @@ class MemoryDirectory(Directory):
 
     def _search(self, base: str, object_class: str, attributes: Sequence[str], *,
                 scope: SearchScope = "sub", uid: str | None = None,
-                limit: int | None = None) -> Iterator[RawEntry]:
+                limit: int | None = None,
+                changed_since: str | None = None) -> Iterator[RawEntry]:
+        # the twin keeps no change sequence numbers: every entry counts as changed (its
+        # change_stamp is None, so no incremental read ever asks)
         base_key = dn_key(base)
         if base_key not in self.entries:
             return

@@ -15,11 +15,15 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from connector.core.model import Person, Rejected, Role, Status, UnitType, id_key
+from connector.core.actions import Unchecked
+from connector.core.model import Person, Rejected, Role, Scope, Status, UnitType, id_key
+from connector.core.policy import plainly_elsewhere
 from connector.core.results import RosterResult
 from connector.core.vietnamese import canonical_column, canonical_value
 from connector.errors import RosterUnreadable
@@ -46,12 +50,13 @@ class RosterCache:
     """
 
     def __init__(self) -> None:
-        self._key: tuple[str, str | None, bytes] | None = None
+        self._key: tuple[str, str | None, str, bytes] | None = None
         self._roster: RosterResult | None = None
         self.hits = 0
 
-    def get(self, file: Path, sheet: str | None, data: bytes) -> RosterResult | None:
-        key = (str(file), sheet, hashlib.sha256(data).digest())
+    def get(self, file: Path, sheet: str | None, data: bytes,
+            scope: Scope | None = None) -> RosterResult | None:
+        key = (str(file), sheet, str(scope), hashlib.sha256(data).digest())
         if key == self._key and self._roster is not None:
             self.hits += 1
             return self._roster
@@ -64,41 +69,70 @@ class RosterCache:
     @property
     def digest(self) -> bytes | None:
         """The SHA-256 of the roster last read (None before the first)."""
-        return self._key[2] if self._key else None
+        return self._key[3] if self._key else None
 
 
 def read_roster(path: Path | str, sheet: str | None = None,
-                cache: RosterCache | None = None) -> RosterResult:
+                cache: RosterCache | None = None, scope: Scope | None = None) -> RosterResult:
     """Read and validate a roster file; raise RosterUnreadable if it cannot be used.
-    A name ending in ``.xlsx`` is a workbook (``sources.workbook``), anything else CSV."""
+    A name ending in ``.xlsx`` is a workbook (``sources.workbook``), anything else CSV.
+
+    With a province ``scope``, rows whose unit plainly names another scope's person
+    are kept :class:`Unchecked` (their ids still count for duplicates); ``settle``
+    validates those that turn out to name this scope's accounts. The IT Centre's
+    scope judges every row, as without one."""
     file = Path(path)
     data = read_regular_file(file)
     if cache is not None:
-        kept = cache.get(file, sheet, data)
+        kept = cache.get(file, sheet, data, scope)
         if kept is not None:
             return kept
-        roster = _parse_file(file, sheet, data)
+        roster = _parse_file(file, sheet, data, scope)
         cache.put(roster)
         return roster
-    return _parse_file(file, sheet, data)
+    return _parse_file(file, sheet, data, scope)
 
 
-def _parse_file(file: Path, sheet: str | None, data: bytes) -> RosterResult:
+def _parse_file(file: Path, sheet: str | None, data: bytes, scope: Scope | None) -> RosterResult:
     if file.name.lower().endswith(".xlsx"):
         from connector.sources.workbook import workbook_rows
 
-        return parse_rows(workbook_rows(data, str(file), sheet), source=str(file))
-    return parse_roster(data, source=str(file))
+        return parse_rows(workbook_rows(data, str(file), sheet), source=str(file), scope=scope)
+    return parse_roster(data, source=str(file), scope=scope)
 
 
-def parse_rows(rows: Iterator[tuple[int, list[str]]], source: str) -> RosterResult:
+def settle(roster: RosterResult, keys: AbstractSet[str]) -> RosterResult:
+    """The roster with its unchecked rows whose ids are in ``keys`` (this scope's
+    accounts, former accounts) validated in full, as if they had never been set aside:
+    a damaged row elsewhere must not read as a transfer of someone here."""
+    mine = [row for row in roster.unchecked if row.key in keys]
+    if not mine:
+        return roster
+    header = list(roster.columns)
+    people, rejected = list(roster.people), list(roster.rejected)
+    for row in mine:
+        outcome = _person(dict(zip(header, row.cells, strict=True)), row.line)
+        if isinstance(outcome, str):
+            rejected.append(Rejected(row.line, row.employee_id, outcome))
+        else:
+            people.append(outcome)
+    rejected.sort(key=lambda r: r.line)
+    return replace(
+        roster, people=tuple(people), rejected=tuple(rejected),
+        unchecked=tuple(row for row in roster.unchecked if row.key not in keys),
+        rejected_keys=roster.rejected_keys | {id_key(r.employee_id) for r in rejected
+                                              if r.employee_id})
+
+
+def parse_rows(rows: Iterator[tuple[int, list[str]]], source: str,
+               scope: Scope | None = None) -> RosterResult:
     """A roster given as (line, cells) rows, the first the header: a workbook's sheet.
     Every rule of the CSV reader applies, row by row."""
     first = next(rows, None)
     if first is None or not any(cell.strip() for cell in first[1]):
         raise RosterUnreadable(f"{source} has no header row (the first row is empty)")
     header = _check_header([cell for cell in first[1]], source)
-    reader = _Rows(header, _Lines(""))
+    reader = _Rows(header, _Lines(""), scope)
     for line, cells in rows:
         while cells and not cells[-1].strip() and len(cells) > len(header):
             cells.pop()  # trailing empty cells of a wider sheet
@@ -142,7 +176,7 @@ def _tied_id(raw: str) -> str | None:
     return value if value and len(value) <= MAX_ID and _ID.match(value) else None
 
 
-def parse_roster(data: bytes, source: str = "roster") -> RosterResult:
+def parse_roster(data: bytes, source: str = "roster", scope: Scope | None = None) -> RosterResult:
     """Header, rows, then duplicates: each step can only reject, never guess."""
     text = decode_text(data, source)
     if not text.strip():
@@ -151,21 +185,22 @@ def parse_roster(data: bytes, source: str = "roster") -> RosterResult:
     # file that ends inside a quoted field is reported instead of swallowed
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header = _read_header(reader, source)
-    rows = _Rows(header, _Lines(text))
+    rows = _Rows(header, _Lines(text), scope)
     rows.read(reader, source)
     return _result(header, rows)
 
 
 def _result(header: list[str], rows: _Rows) -> RosterResult:
-    people, rejected = _resolve_duplicates(rows.parsed)
+    people, rejected, unchecked = _resolve_duplicates(rows.parsed, rows.unchecked)
     return RosterResult(
         people=tuple(people),
         rejected=tuple(rejected),
         columns=tuple(header),
-        rows=rows.count,
+        rows=rows.count + len(rows.unchecked),
         ignored_columns=tuple(name for name in header if name not in KNOWN_COLUMNS),
         rejected_keys=frozenset(id_key(r.employee_id) for r in rejected if r.employee_id),
         incomplete=tuple(rows.incomplete),
+        unchecked=tuple(unchecked),
     )
 
 
@@ -203,35 +238,76 @@ Parsed = tuple[int, str | None, Person | str]
 class _Rows:
     """The data rows, one record at a time, with where each began and ended."""
 
-    def __init__(self, header: list[str], physical: _Lines) -> None:
+    def __init__(self, header: list[str], physical: _Lines, scope: Scope | None = None) -> None:
         self.header = header
         self.id_index = header.index("employee_id")
         self.physical = physical
         self.parsed: list[Parsed] = []
+        self.unchecked: list[Unchecked] = []
         self.incomplete: list[str] = []
         self.count = 0
+        self.start = 0
+        # the IT Centre judges every row: it sees the national roster's quality whole
+        self.scope = scope if scope is not None and not scope.is_it_centre else None
+        self._unit_cells = (header.index("unit_type"), header.index("unit_code"),
+                            header.index("role") if "role" in header else None)
+        #: (unit_type, unit_code, role) cells → their canonical values when they name
+        #: another scope's person, else None: a few hundred combinations nationally
+        self._sieve: dict[tuple[str, str, str], tuple[str, str, str | None] | None] = {}
 
     def read(self, reader: Any, source: str) -> None:
-        line = reader.line_num + 1
+        start = reader.line_num + 1
+        rows = self._plain_rows if self.scope is None else self._sieved_rows
         while True:
-            start = line
             try:
-                record = next(reader)
-            except StopIteration:
+                rows(reader, start)
                 return
             except csv.Error as exc:
                 if str(exc) == "unexpected end of data":
                     raise RosterUnreadable(
-                        f"{source}: the file ends inside a quoted field opened on line {start} "
-                        "(a copy cut short, or a stray '\"'); nothing was read as the roster"
-                    ) from None
-                line = reader.line_num + 1
-                self._unreadable(start, line - 1, exc)
-                continue
-            line = reader.line_num + 1
+                        f"{source}: the file ends inside a quoted field opened on line "
+                        f"{self.start} (a copy cut short, or a stray '\"'); nothing was "
+                        "read as the roster") from None
+                self._unreadable(self.start, reader.line_num, exc)
+                start = reader.line_num + 1
+
+    def _plain_rows(self, reader: Any, start: int) -> None:
+        """Every record to ``_record``; ``self.start``: where the one being read began."""
+        self.start = start
+        for record in reader:
+            end = reader.line_num
             if record and (record[0].strip() or any(cell.strip() for cell in record)):
-                # else a blank line
-                self._record(start, line - 1, record)
+                self._record(start, end, record)  # else a blank line
+            start = self.start = end + 1
+
+    def _sieved_rows(self, reader: Any, start: int) -> None:
+        """The fast lane of a scoped read, one loop with no call per row: a one-line,
+        full-width row with a plain id whose unit cells name another scope's person is
+        set aside unjudged; any other row goes to ``_record``. ``self.start``: where
+        the record being read began (for ``read``, if the reader raises)."""
+        scope, sieve, width = self.scope, self._sieve, len(self.header)
+        id_at, (type_at, code_at, role_at) = self.id_index, self._unit_cells
+        set_aside, plain_id, make = self.unchecked.append, _ID.match, Unchecked._make
+        assert scope is not None
+        self.start = start
+        for record in reader:
+            end = reader.line_num
+            if end == start and len(record) == width:
+                cells = (record[type_at], record[code_at],
+                         record[role_at] if role_at is not None else "")
+                unit = sieve.get(cells, _UNSEEN)
+                if unit is _UNSEEN:
+                    unit = sieve[cells] = _elsewhere(scope, *cells)
+                if unit is not None:
+                    row_id = record[id_at]
+                    row_id = row_id.strip() if row_id.isascii() else _clean(row_id)
+                    if row_id and len(row_id) <= MAX_ID and plain_id(row_id):
+                        set_aside(make((row_id, start, *unit, record)))
+                        start = self.start = end + 1
+                        continue
+            if record and (record[0].strip() or any(cell.strip() for cell in record)):
+                self._record(start, end, record)  # else a blank line
+            start = self.start = end + 1
 
     def _unreadable(self, start: int, end: int, exc: csv.Error) -> None:
         self.count += 1
@@ -259,28 +335,64 @@ class _Rows:
                                                    start)))
 
 
-def _resolve_duplicates(parsed: list[Parsed]) -> tuple[list[Person], list[Rejected]]:
-    """Every row of an employee_id that appears twice is rejected (case-insensitively)."""
-    keys = [id_key(row_id) if row_id else "" for _, row_id, _ in parsed]
+#: the sieve's answer for unit cells it has not judged yet (compared by identity)
+_UNSEEN: tuple[str, str, str | None] = ("", "", None)
+
+
+def _elsewhere(scope: Scope, unit_type_cell: str, unit_code_cell: str,
+               role_cell: str) -> tuple[str, str, str | None] | None:
+    """The canonical unit type, code and role of a row whose unit plainly names another
+    scope's person; None when the row is (or may be) this scope's, or its unit cells are
+    not valid (then it is validated, and rejected, as any row)."""
+    try:
+        unit_type = UnitType(canonical_value("unit_type", _clean(unit_type_cell)))
+        role_text = canonical_value("role", _clean(role_cell))
+        role = Role(role_text) if role_text else None
+    except ValueError:
+        return None
+    unit_code = _clean(unit_code_cell)
+    if not _CODE.match(unit_code) or (role is Role.ADMIN and unit_type is not UnitType.PROVINCE):
+        return None
+    if not plainly_elsewhere(scope, unit_type, unit_code, role):
+        return None
+    return unit_type.value, unit_code, role.value if role else None
+
+
+def _resolve_duplicates(parsed: list[Parsed], unchecked: list[Unchecked]
+                        ) -> tuple[list[Person], list[Rejected], list[Unchecked]]:
+    """Every row of an employee_id that appears twice is rejected (case-insensitively),
+    also where one of the rows was set aside as another scope's."""
     first: dict[str, int] = {}
     repeated: dict[str, list[int]] = {}  # only ids seen twice get a list
-    for (start, row_id, _), key in zip(parsed, keys, strict=True):
-        if row_id:
-            seen = first.setdefault(key, start)
-            if seen != start:
-                repeated.setdefault(key, [seen]).append(start)
+    seen = first.setdefault
+    for start, row_id, _ in parsed:
+        if row_id and seen(key := id_key(row_id), start) != start:
+            repeated.setdefault(key, [first[key]]).append(start)
+    for row in unchecked:
+        if seen(key := id_key(row.employee_id), row.line) != row.line:
+            repeated.setdefault(key, [first[key]]).append(row.line)
     people: list[Person] = []
     rejected: list[Rejected] = []
-    for (start, row_id, outcome), key in zip(parsed, keys, strict=True):
-        lines = repeated.get(key, ()) if row_id and repeated else ()
-        if len(lines) > 1:
-            others = ", ".join(str(n) for n in lines)
-            rejected.append(Rejected(start, row_id, f"duplicate employee_id (lines {others})"))
+    for start, row_id, outcome in parsed:
+        lines = repeated.get(id_key(row_id), ()) if row_id and repeated else ()
+        if lines:
+            rejected.append(_duplicate(start, row_id, lines))
         elif isinstance(outcome, str):
             rejected.append(Rejected(start, row_id, outcome))
         else:
             people.append(outcome)
-    return people, rejected
+    if repeated:
+        for row in unchecked:
+            if row.key in repeated:
+                rejected.append(_duplicate(row.line, row.employee_id, repeated[row.key]))
+        rejected.sort(key=lambda r: r.line)
+        unchecked = [row for row in unchecked if row.key not in repeated]
+    return people, rejected, unchecked
+
+
+def _duplicate(line: int, employee_id: str | None, lines: list[int]) -> Rejected:
+    others = ", ".join(str(n) for n in sorted(lines))
+    return Rejected(line, employee_id, f"duplicate employee_id (lines {others})")
 
 
 def _spans(first: int, last: int) -> str:

@@ -71,11 +71,18 @@ def ssha(password: str) -> str:
 
 
 #: cn=config change that loads syncprov on the main database, as a replicated
-#: production server has it: slapd then maintains the suffix's contextCSN
+#: production server has it: slapd then maintains the suffix's contextCSN (and an
+#: entryCSN index, which OpenLDAP's admin guide asks of a provider, serves the
+#: daemon's "changed since" reads)
 SYNCPROV_LDIF = """dn: cn=module{0},cn=config
 changetype: modify
 add: olcModuleLoad
 olcModuleLoad: syncprov
+
+dn: olcDatabase={1}mdb,cn=config
+changetype: modify
+add: olcDbIndex
+olcDbIndex: entryCSN eq
 
 dn: olcOverlay=syncprov,olcDatabase={1}mdb,cn=config
 changetype: add

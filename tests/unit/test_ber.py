@@ -75,17 +75,20 @@ def test_every_ldap3_internal_the_fast_wire_path_touches_is_still_there():
            lambda value: value == value.strip())),
        attributes=st.lists(st.sampled_from(["uid", "cn", "description", "1.1"]), min_size=1,
                            max_size=4, unique=True),
-       limit=st.integers(min_value=0, max_value=1000))
+       limit=st.integers(min_value=0, max_value=1000),
+       since=st.one_of(st.none(), st.just("20261201101500.123456Z#000000#000#000000")))
 def test_search_request_matches_ldap3(message_id, base, scope, object_class, uid, attributes,
-                                      limit):
+                                      limit, since):
     from ldap3.operation.search import search_operation
     from ldap3.utils.conv import escape_filter_chars
 
     text_filter = f"(objectClass={object_class})"
-    if uid is not None:
-        text_filter = f"(&{text_filter}(uid={escape_filter_chars(uid)}))"
+    if uid is not None or since is not None:
+        text_filter = "(&" + text_filter + (
+            f"(uid={escape_filter_chars(uid)})" if uid is not None else "") + (
+            f"(entryCSN>={since})" if since is not None else "") + ")"
     ours = ber.message(message_id, ber.search_request(
-        base, scope, ber.search_filter(object_class, uid), attributes, limit))
+        base, scope, ber.search_filter(object_class, uid, since), attributes, limit))
     request = search_operation(base, text_filter, {"base": ldap3.BASE, "one": ldap3.LEVEL,
                                                    "sub": ldap3.SUBTREE}[scope],
                                ldap3.DEREF_NEVER, attributes, limit, 0, False,
