@@ -494,12 +494,13 @@ def _print_json(document: dict[str, object]) -> None:
     parts: list[str] = ["{"]
     for index, (key, value) in enumerate(document.items()):
         parts.append(("," if index else "") + "\n  " + json.dumps(key) + ": ")
-        if isinstance(value, Iterator):
+        if isinstance(value, Encoded):  # a whole list, encoded already
+            parts.append("[\n    " + value + "\n  ]" if value else "[]")
+        elif isinstance(value, Iterator):
             parts.append("[")
             count = 0
             for item in value:
-                parts.append(("," if count else "") + "\n    "
-                             + (item if isinstance(item, Encoded) else encode(item)))
+                parts.append(("," if count else "") + "\n    " + encode(item))
                 count += 1
                 if len(parts) >= 4096:
                     out.write("".join(parts))

@@ -256,11 +256,11 @@ class _Planner:
 
     def reconcile(self, account: Account, person: Person, wanted: Mapping[str, str]) -> None:
         current = account.values
-        changes: tuple[tuple[str, str | None], ...] = tuple(
-            (name, wanted[name])
-            for name in PERSON_ATTRIBUTES
-            if name in wanted and _differs(name, current.get(name), wanted[name])
-        )
+        # most accounts of a quiet run hold exactly what the roster says: one C-level
+        # comparison of the two item views instead of one per attribute
+        changes: tuple[tuple[str, str | None], ...] = () if wanted.items() <= current.items() \
+            else tuple((name, wanted[name]) for name in PERSON_ATTRIBUTES
+                       if name in wanted and _differs(name, current.get(name), wanted[name]))
         changes += tuple((attribute, None) for column, attribute in DATE_ATTRIBUTES.items()
                          if getattr(person, column) == "" and current.get(attribute) is not None)
         renamed = tuple((name, value) for name, value in changes if name == "departmentNumber"

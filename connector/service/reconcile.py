@@ -1,6 +1,6 @@
 """One reconcile run, and the manual lock/unlock: the composition of the adapters.
 
-read roster → snapshot the scope's OUs (one paged search each) → plan (pure)
+read roster → snapshot the scope's OUs (the daemon: only what changed) → plan (pure)
 → safety guard → apply (or print, in dry-run) → audit every change.
 """
 
