@@ -301,7 +301,9 @@ class _Rows:
                 if unit is not None:
                     row_id = record[id_at]
                     row_id = row_id.strip() if row_id.isascii() else _clean(row_id)
-                    if row_id and len(row_id) <= MAX_ID and plain_id(row_id):
+                    # isalnum() implies the id pattern (\w is exactly isalnum() or "_")
+                    if row_id and len(row_id) <= MAX_ID and (row_id.isalnum()
+                                                             or plain_id(row_id)):
                         set_aside(make((row_id, start, *unit, record)))
                         start = self.start = end + 1
                         continue
