@@ -309,3 +309,17 @@ def test_a_tree_without_ou_people_under_central_and_vendors_is_used_as_it_is(tmp
                                              row("V1", unit_type="vendor", unit_code="VNPT")],
                           "--json")
         assert json.loads(again.stdout)["actions"] == []
+
+
+def test_a_one_shot_run_leaves_its_log_file_audit_and_json_whole(slapd, tmp_path):
+    """The process exits without tearing its heap down: everything it wrote must be on
+    disk and on stdout first (the log file's queue drained, the audit closed)."""
+    log = tmp_path / "connector.log"
+    result = reconcile(slapd, tmp_path, [row("TW1"), row("TW2")], "--json",
+                       CONNECTOR_LOG__FILE=str(log), CONNECTOR_LOG__JSON="true")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [a["outcome"] for a in report["actions"]] == ["ok", "ok"]
+    lines = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
+    assert "finished" in lines[-1]["message"] and report["run_id"] in lines[-1]["message"]
+    assert [a["employee_id"] for a in audit(tmp_path)] == ["TW1", "TW2"]
