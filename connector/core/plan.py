@@ -218,7 +218,7 @@ class _Planner:
         """A row with no account here that is plainly another scope's: counted out of
         scope at once. The short cut of ``person()`` for most of a national roster (a
         province sees 90 % of the rows go by); anything less plain takes the long way."""
-        if person.key in self.snapshot.former_keys:
+        if self.snapshot.former_keys and person.key in self.snapshot.former_keys:
             return False
         role = person.role
         plain = plainly_elsewhere(self.scope, person.unit_type, person.unit_code, role) or (
@@ -461,7 +461,8 @@ def compute_plan(
             continue
         planner.person(person, existing or [])
     protected = rejected_keys | {id_key_of(r) for r in planner.rejected}
-    planner.orphans(protected | {p.key for p in roster})
+    on_roster = protected | {p.key for p in roster}
+    planner.orphans(on_roster)
     planner.groups(protected)
     suspended = None
     if incomplete:
@@ -476,7 +477,7 @@ def compute_plan(
         held=tuple(planner.held),
         rejected=tuple(planner.rejected),
         orphan_locks_suspended=suspended,
-        units=planner.units(protected | {p.key for p in roster}),
+        units=planner.units(on_roster),
         awaiting=tuple(planner.awaiting),
     )
 
