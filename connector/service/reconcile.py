@@ -253,7 +253,9 @@ class RunMemo:
         key = (str(scope), *absorbed)
         kept = self._read
         if (stamp is not None and kept is not None and kept[2] == key and self._refreshable
-                and self._since_full + 1 < full_read_every):
+                and self._since_full + 1 < full_read_every
+                # a provider new to the stamp may deliver changes older than it
+                and _server_ids(stamp) <= _server_ids(kept[1])):
             snapshot = directory.refreshed(kept[0], kept[1], scope, absorbed)
             if snapshot is not None:
                 self._since_full += 1
@@ -272,6 +274,11 @@ class RunMemo:
             self._quiet, self._plan = None, None
         else:
             self._quiet, self._plan = (self.roster.digest, stamp, day), plan
+
+
+def _server_ids(stamp: str) -> set[str]:
+    """The serverIDs of a contextCSN (a CSN is ``time#count#sid#mod``)."""
+    return {csn.split("#")[2] if csn.count("#") >= 2 else csn for csn in stamp.split()}
 
 
 def _lap(result: RunResult, phase: str, since: float) -> float:
