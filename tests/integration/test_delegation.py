@@ -230,6 +230,30 @@ def test_a_search_cut_short_by_server_limits_stops_the_run_instead_of_hiding_acc
     assert "olcLimits" in result.stderr
 
 
+def test_a_server_that_limits_whole_searches_but_allows_paging_is_paged_through(
+        slapd, tmp_path):
+    """Each search is asked in one piece first; a server whose limits cut that short
+    but allow paging is asked again page by page, and every account is read."""
+    from connector.testing.delegation import add_service_account
+
+    slapd.ldapadd([(f"uid=p{i},{LAYOUT.central_dn}", {"objectClass": ["inetOrgPerson"],
+                                                       "uid": [f"p{i}"], "cn": ["Phan"],
+                                                       "sn": ["Phan"]}) for i in range(520)])
+    paging = add_service_account(slapd, "pages-only", LAYOUT.it_centre_group_dn, "it-centre")
+    slapd.ldapmodify_config(
+        "dn: olcDatabase={1}mdb,cn=config\nchangetype: modify\nadd: olcLimits\n"
+        f'olcLimits: dn.exact="{paging.dn}" size.soft=500 size.hard=500 '
+        "size.prtotal=unlimited\n")
+    (tmp_path / "roster.csv").write_text(roster_csv([row(f"p{i}", "Phan") for i in range(520)]))
+    result = run_cli(["reconcile", "--dry-run", "--json"],
+                     {**env_for(slapd, paging, tmp_path), "CONNECTOR_LDAP__PAGE_SIZE": "100"})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["summary"]["managed_accounts"] == 520
+    # every account seen: none issued twice, none locked as missing from the roster
+    assert {a["action"] for a in report["actions"]} == {"update"}
+
+
 def _audit(tmp_path: Path) -> list[dict[str, object]]:
     path = tmp_path / "audit.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
