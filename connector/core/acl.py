@@ -149,11 +149,13 @@ def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) ->
     return rules
 
 
-def limit_rules(layout: Layout, units: Units) -> list[str]:
-    """Let the connector identities page through whole OUs (default size limit: 500)."""
+def limit_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) -> list[str]:
+    """Let the connector identities, and the operator who runs ``reorganize`` and
+    ``bootstrap`` over ldapi, read whole OUs (default size limit: 500)."""
     groups = [layout.it_centre_group_dn, *(layout.province_group_dn(u.code)
                                            for u in units.provinces)]
-    return [f'{_group(dn).replace("member.exact", "member")} {UNLIMITED}' for dn in groups]
+    return [f'dn.exact="{operator_dn}" {UNLIMITED}',
+            *(f'{_group(dn).replace("member.exact", "member")} {UNLIMITED}' for dn in groups)]
 
 
 def acl_ldif(layout: Layout, units: Units, database: str = "olcDatabase={1}mdb,cn=config",
@@ -169,6 +171,7 @@ def acl_ldif(layout: Layout, units: Units, database: str = "olcDatabase={1}mdb,c
     lines += [f"olcAccess: {{{i}}}{rule}" for i, rule in enumerate(acl_rules(layout, units,
                                                                             operator_dn))]
     lines += ["-", "replace: olcLimits"]
-    lines += [f"olcLimits: {{{i}}}{rule}" for i, rule in enumerate(limit_rules(layout, units))]
+    lines += [f"olcLimits: {{{i}}}{rule}" for i, rule in enumerate(limit_rules(layout, units,
+                                                                             operator_dn))]
     lines += ["-", "replace: olcAddContentAcl", "olcAddContentAcl: TRUE", "-", ""]
     return "\n".join(lines)

@@ -142,3 +142,25 @@ def test_a_merged_province_moves_without_a_lock_a_duplicate_or_an_orphan(slapd, 
     it = run(server, ids["it-centre"], tmp_path, staff("BTR"), "--units", str(units_file))
     assert not [a for a in it["actions"] if a["action"] in ("lock", "create", "group_remove")]
     assert set(accounts(server)) == set(before)  # no duplicate, no orphan
+
+
+def test_the_operator_over_ldapi_moves_a_province_larger_than_the_default_size_limit(
+        slapd, tmp_path):
+    """The operator runs reorganize as the README says, SASL EXTERNAL over ldapi under
+    the ACLs of `bootstrap --print-acl`: their olcLimits lift slapd's 500-entry limit
+    for the operator too, so a province of 520 people moves whole."""
+    install_delegation(slapd, sample_units())
+    people = LAYOUT.people_dn("BTE")
+    slapd.ldapadd([(f"uid=R{i:04d},{people}", {"objectClass": ["inetOrgPerson"],
+                                               "uid": [f"R{i:04d}"], "cn": ["Lê Văn Rạng"],
+                                               "sn": ["Lê"], "departmentNumber": ["BTE"]})
+                   for i in range(520)])
+    units_file = tmp_path / "merged.toml"
+    units_file.write_text(MERGED, encoding="utf-8")
+    operator = {"CONNECTOR_LDAP__URL": slapd.ldapi_url,
+                "CONNECTOR_AUDIT__PATH": str(tmp_path / "audit.jsonl"),
+                "CONNECTOR_STATE__DIR": str(tmp_path / "state")}
+    moved = run_cli(["reorganize", "--units", str(units_file), "--json"], operator)
+    assert moved.returncode == 0, moved.stdout[-1500:] + moved.stderr
+    report = json.loads(moved.stdout)
+    assert sum(m["outcome"] == "ok" for m in report["moves"]) == 520

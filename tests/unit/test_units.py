@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.core.acl import acl_ldif, acl_rules
+from connector.core.acl import ROOT_PEERCRED, acl_ldif, acl_rules
 from connector.core.model import Layout
 from connector.core.tree import placeholder_member, tree_entries
 from connector.core.units import parse_units
@@ -102,6 +102,8 @@ def test_acl_has_one_rule_set_per_province_in_first_match_order():
     assert sum("cn=province-admins-HCM" in r for r in rules) == 7
     ldif = acl_ldif(LAYOUT, units("BTE"), "olcDatabase={2}mdb,cn=config")
     assert "dn: olcDatabase={2}mdb,cn=config" in ldif and "replace: olcLimits" in ldif
+    # the operator (reorganize, bootstrap) reads whole OUs too
+    assert f'olcLimits: {{0}}dn.exact="{ROOT_PEERCRED}" size.soft=unlimited' in ldif
 
 
 def test_formerly_lists_the_codes_a_unit_absorbed():
