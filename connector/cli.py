@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -121,7 +121,6 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
       connector reconcile --only BTE0042 --only BTE0043
       connector reconcile --dry-run --plan-out plan.json   # then: connector apply plan.json
     """
-    from connector.render import run_report
     from connector.service.reconcile import reconcile as run
     from connector.service.runlock import run_lock
 
@@ -132,12 +131,7 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
         result = run(settings, lambda: _connect(settings), dry_run=dry_run,
                      allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress,
                      only=only, plan_out=plan_out)
-    if report is not None:
-        _write_report(result, report, settings)
-    if as_json:
-        _print_json(result.to_dict(lazy=True))
-    else:
-        click.echo(run_report(result))
+    _show_run(result, settings, report, as_json)
     ctx.exit(result.exit_code)
 
 
@@ -166,7 +160,6 @@ def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_j
       connector apply plan.json
       connector apply state/pending-province-BTE-<plan_id>.json --allow-mass-lock
     """
-    from connector.render import run_report
     from connector.service.approve import apply_plan
     from connector.service.reconcile import new_run_id
     from connector.service.runlock import run_lock
@@ -180,14 +173,8 @@ def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_j
                                 allow_mass_lock=allow_mass_lock)
         finally:
             directory.close()
-    if report is not None:
-        _write_report(result, report, settings)
-    if as_json:
-        _print_json(result.to_dict(lazy=True))
-    else:
-        click.echo(run_report(result))
-        for reason in result.skipped.values():
-            click.echo(f"  skipped: {reason}")
+    _show_run(result, settings, report, as_json,
+              [f"  skipped: {reason}" for reason in result.skipped.values()])
     ctx.exit(result.exit_code)
 
 
@@ -483,6 +470,21 @@ def _write_report(result: Any, path: Path, settings: Settings) -> None:
 
     written = write_report(result, path, settings.report.language)
     click.echo(f"report written to {written}", err=True)
+
+
+def _show_run(result: Any, settings: Settings, report: Path | None, as_json: bool,
+              notes: Sequence[str] = ()) -> None:
+    """A run's report file, then its JSON document or its text (and ``notes``)."""
+    from connector.render import run_report
+
+    if report is not None:
+        _write_report(result, report, settings)
+    if as_json:
+        _print_json(result.to_dict(lazy=True))
+        return
+    click.echo(run_report(result))
+    for note in notes:
+        click.echo(note)
 
 
 def _print_json(document: dict[str, object]) -> None:

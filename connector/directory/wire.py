@@ -102,24 +102,48 @@ def send_encoded(conn: Any, operation: bytes, request: dict[str, Any]) -> None:
     link. ldap3's receive path (a buffer joined per message, a generic BER decode of
     the result) cost more client CPU per add than encoding it; slapd competes for the
     same two cores. ``request`` is what ldap3 would log (kept for its connection)."""
-    from ldap3.core.exceptions import LDAPOperationResult, LDAPSocketSendError
+    from ldap3.core.exceptions import LDAPOperationResult
     from ldap3.core.results import RESULT_CODES
 
     with conn.connection_lock:
-        sock = conn.socket
-        if getattr(conn.strategy, "_outstanding", None) is None or sock is None:
-            raise LDAPSocketSendError("socket sending error: the connection is closed")
-        message_id = conn.server.next_message_id()
         conn.request = request
-        try:
-            sock.sendall(message(message_id, operation))
-        except (OSError, AttributeError, TypeError) as exc:
-            raise LDAPSocketSendError(f"socket sending error: {exc}") from None
+        sock, message_id = _send(conn, operation)
         data, start = _one_message(sock, message_id)
     code, text = _result(data, start)
     if code != 0:
         raise LDAPOperationResult(result=code, description=RESULT_CODES.get(code, str(code)),
                                   message=text, response_type=request["type"])
+
+
+def _send(conn: Any, operation: bytes, controls: bytes = b"") -> tuple[Any, int]:
+    """Send one request on the ldap3 connection's socket (its lock held by the caller);
+    returns the socket and the message id. A connection ldap3 has torn down (its table
+    of outstanding requests gone) is a send error, like any other lost link."""
+    from ldap3.core.exceptions import LDAPSocketSendError
+
+    sock = conn.socket
+    if sock is None or getattr(conn.strategy, "_outstanding", None) is None:
+        raise LDAPSocketSendError("socket sending error: the connection is closed")
+    message_id = conn.server.next_message_id()
+    body = integer(message_id) + operation + (tlv(CONTROLS, controls) if controls else b"")
+    try:
+        sock.sendall(tlv(SEQUENCE, body))
+    except (OSError, AttributeError, TypeError) as exc:
+        raise LDAPSocketSendError(f"socket sending error: {exc}") from None
+    return sock, message_id
+
+
+def _receive(sock: Any, size: int) -> bytes:
+    """What the socket has (at least a byte); a lost link is a receive error."""
+    from ldap3.core.exceptions import LDAPSocketReceiveError
+
+    try:
+        chunk = sock.recv(size)
+    except (OSError, AttributeError) as exc:
+        raise LDAPSocketReceiveError(f"error receiving data: {exc}") from None
+    if not chunk:
+        raise LDAPSocketReceiveError("the server closed the connection")
+    return chunk  # type: ignore[no-any-return]
 
 
 def _one_message(sock: Any, message_id: int) -> tuple[bytes, int]:
@@ -140,13 +164,7 @@ def _one_message(sock: Any, message_id: int) -> tuple[bytes, int]:
                         raise LDAPSocketReceiveError("invalid messageId received")
                     _, op_start, _ = _header(data, id_end)
                     return data[:end], op_start
-        try:
-            chunk = sock.recv(4096)
-        except (OSError, AttributeError) as exc:
-            raise LDAPSocketReceiveError(f"error receiving data: {exc}") from None
-        if not chunk:
-            raise LDAPSocketReceiveError("the server closed the connection")
-        data += chunk
+        data += _receive(sock, 4096)
 
 
 def lean_search_entries(conn: Any) -> None:
@@ -341,28 +359,15 @@ def search_page(conn: Any, request: bytes, controls: bytes = b"") -> SearchPage:
     just the shapes RFC 4511 §4.5.2 gives a search answer. Socket errors raise ldap3's
     LDAPSocketReceiveError / LDAPSocketSendError, like ldap3's own path.
     """
-    from ldap3.core.exceptions import LDAPSocketReceiveError, LDAPSocketSendError
+    from ldap3.core.exceptions import LDAPSocketReceiveError
 
     page = SearchPage()
     with conn.connection_lock:
-        sock = conn.socket
-        if sock is None or getattr(conn.strategy, "_outstanding", None) is None:
-            raise LDAPSocketSendError("socket sending error: the connection is closed")
-        message_id = conn.server.next_message_id()
-        body = integer(message_id) + request + (tlv(CONTROLS, controls) if controls else b"")
-        try:
-            sock.sendall(tlv(SEQUENCE, body))
-        except (OSError, AttributeError, TypeError) as exc:
-            raise LDAPSocketSendError(f"socket sending error: {exc}") from None
+        sock, message_id = _send(conn, request, controls)
         buffer = b""
         entries = page.entries
         while True:
-            try:
-                chunk = sock.recv(262144)
-            except (OSError, AttributeError) as exc:
-                raise LDAPSocketReceiveError(f"error receiving data: {exc}") from None
-            if not chunk:
-                raise LDAPSocketReceiveError("the server closed the connection")
+            chunk = _receive(sock, 262144)
             data = buffer + chunk if buffer else chunk
             i, size = 0, len(data)
             while i + 2 <= size:
