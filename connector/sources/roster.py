@@ -73,16 +73,19 @@ class RosterCache:
 
 
 def read_roster(path: Path | str, sheet: str | None = None,
-                cache: RosterCache | None = None, scope: Scope | None = None) -> RosterResult:
+                cache: RosterCache | None = None, scope: Scope | None = None,
+                data: bytes | None = None) -> RosterResult:
     """Read and validate a roster file; raise RosterUnreadable if it cannot be used.
     A name ending in ``.xlsx`` is a workbook (``sources.workbook``), anything else CSV.
 
     With a province ``scope``, rows whose unit plainly names another scope's person
     are kept :class:`Unchecked` (their ids still count for duplicates); ``settle``
     validates those that turn out to name this scope's accounts. The IT Centre's
-    scope judges every row, as without one."""
+    scope judges every row, as without one. ``data``: the file's bytes, if the caller
+    has read them already (with ``read_regular_file``)."""
     file = Path(path)
-    data = read_regular_file(file)
+    if data is None:
+        data = read_regular_file(file)
     if cache is not None:
         kept = cache.get(file, sheet, data, scope)
         if kept is not None:

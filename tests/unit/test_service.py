@@ -14,7 +14,7 @@ from connector.core.model import Scope
 from connector.core.plan import compute_plan
 from connector.core.tree import tree_entries
 from connector.directory.memory import MemoryDirectory
-from connector.errors import NotFound, PermissionRefused, RosterUnreadable
+from connector.errors import DirectoryUnavailable, NotFound, PermissionRefused, RosterUnreadable
 from connector.service.manual import manual_lock, manual_unlock
 from connector.service.reconcile import reconcile
 from connector.settings import load_settings
@@ -91,6 +91,29 @@ def test_unreadable_roster_raises_before_connecting(tmp_path):
 
     with pytest.raises(RosterUnreadable):
         reconcile(make_settings(tmp_path), connect, roster_path=tmp_path / "missing.csv")
+
+
+def test_a_roster_that_cannot_be_used_is_told_before_an_unreachable_directory(tmp_path):
+    """Exit 2, not 4, as when the two were read in turn: the roster is what to fix."""
+    def connect():
+        raise DirectoryUnavailable("ldap://127.0.0.1:1 refused the connection")
+
+    bad = tmp_path / "roster.csv"
+    bad.write_text("employee_id,employee_id\nTW1,TW1\n", encoding="utf-8")
+    with pytest.raises(RosterUnreadable, match="duplicate header"):
+        reconcile(make_settings(tmp_path), connect, roster_path=bad)
+
+
+def test_a_roster_found_unusable_while_the_directory_is_read_writes_nothing(tmp_path):
+    directory = memory()
+    closed: list[bool] = []
+    directory.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    bad = tmp_path / "roster.csv"
+    bad.write_text("employee_id,employee_id\nTW1,TW1\n", encoding="utf-8")
+    with pytest.raises(RosterUnreadable, match="duplicate header"):
+        reconcile(make_settings(tmp_path), lambda: directory, roster_path=bad)
+    assert directory.writes == 0 and closed == [True]
+    assert not (tmp_path / "audit.jsonl").exists()
 
 
 def test_failed_operation_is_recorded_and_the_run_goes_on_with_exit_1(tmp_path):
