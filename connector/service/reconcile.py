@@ -109,6 +109,8 @@ def reconcile(
             read_roster(path, settings.roster.sheet, cache, scope=scope, data=data)
             raise
         mark = _lap(result, "connect", mark)
+        logger.info("bound as {} ({:.2f}s): reading the directory, the roster beside it",
+                    directory.actor, result.timings["connect"])
         reading = _Beside(read_roster, path, settings.roster.sheet, cache, scope=scope,
                           data=data)
         try:

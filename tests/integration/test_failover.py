@@ -211,11 +211,13 @@ def test_a_black_holed_server_ends_the_run_with_exit_4_within_the_timeouts(pair,
 
 
 def test_a_server_that_hangs_in_the_middle_of_a_run_ends_it_with_exit_4(pair, tmp_path):
-    """SIGSTOP of the provider as the run turns to the directory (page size 10, 400
-    accounts): the kernel keeps accepting and holding the connection, slapd never answers."""
+    """SIGSTOP of the provider once the run is bound (400 accounts to read, 400 to
+    create: the stop lands in the read or in the writes, never after the run): the
+    kernel keeps accepting and holding the connection, slapd never answers."""
     write_roster(tmp_path, 400)
     single = pair.node1.url
     assert run_cli(["reconcile"], env_for(single, pair, tmp_path)).returncode == 0
+    write_roster(tmp_path, 800)
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
@@ -227,8 +229,8 @@ def test_a_server_that_hangs_in_the_middle_of_a_run_ends_it_with_exit_4(pair, tm
                                stdin=subprocess.DEVNULL)
     assert process.stderr is not None
     try:
-        for line in process.stderr:  # the roster is read; the directory is next
-            if " roster " in line:
+        for line in process.stderr:  # bound; the directory is read next
+            if " bound as " in line:
                 pair.node1.freeze()
                 break
         frozen = time.monotonic()
