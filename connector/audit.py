@@ -40,8 +40,8 @@ def _value(text: str | None) -> str:
 def _changes(changes: Sequence[tuple[str, str | None]]) -> str:
     if not changes:
         return "null"
-    return "{" + ", ".join(f"{_text(name)}: {_value(value)}"
-                           for name, value in dict(changes).items()) + "}"
+    return "{" + ", ".join([f"{_text(name)}: {'null' if value is None else _text(value)}"
+                            for name, value in dict(changes).items()]) + "}"
 
 
 class AuditLog:

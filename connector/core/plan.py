@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from connector.core.actions import (
@@ -472,7 +473,7 @@ def compute_plan(
         actions=tuple(sorted(planner.actions, key=lambda a: a.sort_key)),
         managed=len(snapshot.accounts),
         containers=managed_containers(scope, layout, snapshot.provinces),
-        out_of_scope=tuple(sorted((*planner.out_of_scope, *unchecked), key=_line))
+        out_of_scope=tuple(sorted((*planner.out_of_scope, *unchecked), key=_LINE))
         if unchecked else tuple(planner.out_of_scope),
         held=tuple(planner.held),
         rejected=tuple(planner.rejected),
@@ -482,8 +483,8 @@ def compute_plan(
     )
 
 
-def _line(row: OutOfScope | Unchecked) -> int:
-    return row.line
+#: a row's line, for sorting (``OutOfScope`` and ``Unchecked`` both have it second)
+_LINE = itemgetter(1)
 
 
 def id_key_of(rejected: Rejected) -> str:

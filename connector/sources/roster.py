@@ -108,7 +108,10 @@ def settle(roster: RosterResult, keys: AbstractSet[str]) -> RosterResult:
     """The roster with its unchecked rows whose ids are in ``keys`` (this scope's
     accounts, former accounts) validated in full, as if they had never been set aside:
     a damaged row elsewhere must not read as a transfer of someone here."""
-    mine = [row for row in roster.unchecked if row.key in keys]
+    if not keys or not roster.unchecked:
+        return roster
+    fold = str.casefold  # id_key, without a call per row: ~90,000 rows for a province
+    mine = [row for row in roster.unchecked if fold(row[0]) in keys]
     if not mine:
         return roster
     header = list(roster.columns)
