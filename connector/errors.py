@@ -3,6 +3,7 @@
     ConnectorError                  base; ``exit_code`` says how the CLI ends
     ├── Permanent                   a person must fix something; the daemon says so
     │   ├── ConfigError             bad setting, usage, refused bind (exit 2)
+    │   │   └── AuditError          the audit log cannot take the run's lines (exit 2)
     │   ├── RosterUnreadable        roster missing / not UTF-8 / no header (exit 2)
     │   ├── UnitsError              units file invalid (exit 2)
     │   ├── ScopeViolation          a write outside the scope's managed OUs (exit 2)
@@ -76,6 +77,10 @@ class Transient(ConnectorError):
 
 class ConfigError(Permanent):
     pass
+
+
+class AuditError(ConfigError):
+    """The audit log cannot take the run's lines (SPEC §15): nothing may change then."""
 
 
 class RosterUnreadable(Permanent):

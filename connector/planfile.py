@@ -7,6 +7,7 @@ Written atomically (temporary file, rename), mode 0600.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.core.actions import Action, Kind
+from connector.core.plancheck import Seen
 from connector.errors import ConfigError
 from connector.sources.files import write_atomically
 
@@ -32,6 +34,12 @@ class Expect(BaseModel):
     values: dict[str, str | None] = Field(default_factory=dict)
     #: group actions: whether the member was in the group
     member_present: bool | None = None
+    #: the entry's ``bhxh-lock:`` values: what an unlock or relabel removes, exactly
+    lock_values: list[str] = Field(default_factory=list)
+
+    def seen(self) -> Seen:
+        return Seen(self.exists, self.locked, self.lock_clause, self.lock_reason,
+                    tuple(self.lock_values))
 
 
 class PlannedAction(BaseModel):
@@ -50,7 +58,8 @@ class PlannedAction(BaseModel):
     def to_action(self) -> Action:
         return Action(self.action, self.dn, self.reason, employee_id=self.employee_id,
                       clause=self.clause, changes=tuple((self.changes or {}).items()),
-                      member=self.member, note=self.note, restore=self.restore)
+                      member=self.member, note=self.note, restore=self.restore,
+                      lock_values=tuple(self.expect.lock_values))
 
 
 class RosterInfo(BaseModel):
@@ -58,6 +67,16 @@ class RosterInfo(BaseModel):
     path: str
     sha256: str
     rows: int
+
+
+class UnitInfo(BaseModel):
+    """One unit's counts as the planner saw them (the vanished-unit rule in ``apply``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    unit: str
+    accounts: int
+    orphans: int
+    orphan_locks: int
 
 
 class PlanFile(BaseModel):
@@ -70,22 +89,33 @@ class PlanFile(BaseModel):
     actor: str
     roster: RosterInfo
     summary: dict[str, Any]
+    units: list[UnitInfo] = Field(default_factory=list)
     actions: list[PlannedAction]
 
 
-def write_plan(path: Path, document: dict[str, Any]) -> Path:
-    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
-    return write_atomically(path, text.encode("utf-8"))
+def plan_bytes(document: dict[str, Any]) -> bytes:
+    """The file's exact bytes: what its digest (SPEC §15) is taken of."""
+    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def read_plan(path: Path) -> PlanFile:
-    """The plan file, validated; ConfigError (exit 2) naming what is wrong otherwise."""
+def write_plan(path: Path, data: bytes) -> Path:
+    return write_atomically(path, data)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_plan(path: Path) -> tuple[PlanFile, str]:
+    """The plan file, validated, and the SHA-256 of its bytes; ConfigError (exit 2)
+    naming what is wrong otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the plan file {path}: {exc}") from None
     try:
-        return PlanFile.model_validate_json(text)
+        return PlanFile.model_validate_json(text), digest(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(document)"

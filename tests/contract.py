@@ -165,7 +165,8 @@ class DirectoryContract:
         account = only(directory)
         assert (account.locked, account.lock_reason, account.lock_clause) == \
             (True, "violation", "6.2.3")
-        apply(directory, lock("T1", clause="6.2.3", reason="returned", kind=Kind.UNLOCK))
+        apply(directory, lock("T1", clause="6.2.3", reason="returned", kind=Kind.UNLOCK,
+                              lock_values=account.lock_values))
         account = only(directory)
         assert (account.locked, account.lock_reason, account.lock_clause) == (False, None, None)
 
@@ -175,14 +176,16 @@ class DirectoryContract:
         dn = f"uid=T1,{CENTRAL}"
         apply(directory, lock("T1"))
         assert "Ghi chú của phòng" in descriptions(directory, dn)
-        apply(directory, lock("T1", reason="returned", kind=Kind.UNLOCK))
+        apply(directory, lock("T1", reason="returned", kind=Kind.UNLOCK,
+                              lock_values=only(directory).lock_values))
         assert descriptions(directory, dn) == ["Ghi chú của phòng"]
 
     def test_a_relabel_replaces_the_record_and_keeps_the_lock(self, make):
         directory = make()
         apply(directory, create("T1"))
         apply(directory, lock("T1"))
-        apply(directory, lock("T1", clause="6.3", reason="misuse", kind=Kind.RELABEL))
+        apply(directory, lock("T1", clause="6.3", reason="misuse", kind=Kind.RELABEL,
+                              lock_values=only(directory).lock_values))
         account = only(directory)
         assert (account.locked, account.lock_clause, account.lock_lost) == (True, "6.3", False)
         records = [d for d in descriptions(directory, f"uid=T1,{CENTRAL}")
@@ -219,14 +222,36 @@ class DirectoryContract:
         assert (account.locked, account.lock_lost) == (True, False)
         assert descriptions(directory, dn) == record
 
-    def test_lock_values_lists_only_the_lock_records(self, make):
+    def test_the_snapshot_lists_exactly_the_lock_record_values(self, make):
         directory = make()
-        dn = f"uid=T1,{CENTRAL}"
         apply(directory, create("T1", description="khác"))
         apply(directory, lock("T1"))
-        (value,) = directory.lock_values(dn)
+        (value,) = only(directory).lock_values
         assert value.startswith("bhxh-lock:6.2.3:violation")
-        assert directory.lock_values(f"uid=T9,{CENTRAL}") == ()
+
+    def test_an_unlock_whose_record_changed_meanwhile_fails_and_keeps_the_hold(self, make):
+        directory = make()
+        apply(directory, create("T1"))
+        apply(directory, lock("T1", clause="6.2.1", reason="leave"))
+        planned = only(directory).lock_values  # what the run saw when it planned
+        apply(directory, lock("T1", clause="6.3", reason="misuse", kind=Kind.RELABEL,
+                              lock_values=planned))  # a hold placed by hand meanwhile
+        (outcome,) = apply(directory, lock("T1", clause="6.2.1", reason="returned",
+                                           kind=Kind.UNLOCK, lock_values=planned))
+        assert not outcome.ok and "lock record changed" in (outcome.error or "")
+        account = only(directory)
+        assert (account.locked, account.lock_clause, account.lock_lost) == (True, "6.3", False)
+
+    def test_a_relabel_whose_record_changed_meanwhile_fails(self, make):
+        directory = make()
+        apply(directory, create("T1"))
+        apply(directory, lock("T1", clause="6.2.1", reason="leave"))
+        planned = only(directory).lock_values
+        apply(directory, lock("T1", clause="6.3", reason="misuse", kind=Kind.RELABEL,
+                              lock_values=planned))
+        (outcome,) = apply(directory, lock("T1", kind=Kind.RELABEL, lock_values=planned))
+        assert not outcome.ok
+        assert only(directory).lock_clause == "6.3"
 
     # -- groups ----------------------------------------------------------------------------
 

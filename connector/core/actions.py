@@ -70,6 +70,9 @@ class Action:
     restore: bool = False
     #: the entry's DN before a move (``connector reorganize``)
     from_dn: str | None = None
+    #: lock, relabel, unlock: the ``bhxh-lock:`` values the planner saw on the entry,
+    #: removed in the same modify as the change (slapd refuses it if one is gone)
+    lock_values: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -61,7 +61,18 @@ def parse(value: str) -> LockRecord | None:
     return LockRecord(reason, clause, match["at"], match["by"] or None, match["note"])
 
 
+#: how strong a recorded clause is when an entry carries more than one record (a hold
+#: placed by hand while a run relabelled it): the strongest is the one that counts
+_STRENGTH = {"6.3": 4, "6.2.3": 3, "6.2.2": 2}
+
+
 def find(values: Iterable[str]) -> tuple[LockRecord | None, tuple[str, ...]]:
-    """The (first) lock record among an entry's descriptions, and every lock value."""
+    """The strongest lock record among an entry's descriptions (a 6.3 hold first, then
+    the other sticky clauses, else the first), and every lock value as it is written:
+    the exact values an unlock or relabel must remove (SPEC §15)."""
     raw = tuple(v for v in values if is_lock_value(v))
-    return (parse(raw[0]) if raw else None), raw
+    if not raw:
+        return None, raw
+    records = [record for value in raw if (record := parse(value)) is not None]
+    best = max(records, key=lambda r: _STRENGTH.get(r.clause or "", 0))
+    return best, raw

@@ -87,6 +87,10 @@ class Account:
     #: the lock record is there but ``pwdAccountLockedTime`` is gone: a password
     #: change outside the connector lifted the lock (ppolicy does that)
     lock_lost: bool = False
+    #: the entry's ``bhxh-lock:`` description values exactly as read: an unlock or a
+    #: relabel removes these and no other, so that a record changed meanwhile makes it
+    #: fail instead of being lifted with it (SPEC §15)
+    lock_values: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -283,7 +283,8 @@ class _Planner:
             if is_liftable(account.lock_clause):
                 self.actions.append(Action(Kind.UNLOCK, account.dn, Reason.RETURNED,
                                            employee_id=account.employee_id,
-                                           clause=account.lock_clause))
+                                           clause=account.lock_clause,
+                                           lock_values=account.lock_values))
                 self.final_locked[dn_key(account.dn)] = False
             else:
                 self.held.append(Held(account.employee_id, account.dn, account.lock_clause,
@@ -364,9 +365,10 @@ def lock_actions(account: Account, wanted: LockReason, note: str | None = None) 
         if account.lock_lost:  # both at once: a full lock with the new record
             return [Action(Kind.LOCK, account.dn, wanted.reason,
                            employee_id=account.employee_id, clause=wanted.clause,
-                           note=_join(NOTE_LOCK_LOST, note))]
+                           note=_join(NOTE_LOCK_LOST, note), lock_values=account.lock_values)]
         return [Action(Kind.RELABEL, account.dn, wanted.reason,
-                       employee_id=account.employee_id, clause=wanted.clause, note=note)]
+                       employee_id=account.employee_id, clause=wanted.clause, note=note,
+                       lock_values=account.lock_values)]
     if account.lock_lost:
         return [restore_action(account)]
     return []

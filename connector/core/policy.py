@@ -110,11 +110,6 @@ def should_relabel(current: str | None, wanted: LockReason, current_reason: str 
     )
 
 
-def can_unlock(scope: Scope, clause: str | None) -> bool:
-    """Art. 6 §3: only the IT Centre lifts a misuse hold."""
-    return scope.is_it_centre or clause != Clause.MISUSE
-
-
 def managed_containers(scope: Scope, layout: Layout, provinces: frozenset[str]) -> tuple[str, ...]:
     """The OUs whose accounts this scope issues and locks (Art. 6 §1)."""
     if scope.is_it_centre:
@@ -217,6 +212,33 @@ def writable_containers(scope: Scope, layout: Layout) -> tuple[str, ...]:
 
 def _under(dn: str, container: str) -> bool:
     return dn_key(dn).endswith("," + dn_key(container))
+
+
+def in_it_centre_lane(layout: Layout, dn: str) -> bool:
+    """Central staff, vendors and the provinces' ``ou=admins``: the accounts the IT
+    Centre itself issues and locks (Art. 6 §1)."""
+    if _under(dn, layout.central_area_dn) or _under(dn, layout.vendors_area_dn):
+        return True
+    container = dn_key(dn).partition(",")[2]
+    rdn, _, province = container.partition(",")
+    admins_rdn = dn_key(layout.province_admins).partition(",")[0]
+    return rdn == admins_rdn and province.partition(",")[2] == dn_key(layout.provinces_dn)
+
+
+def unlock_refusal(scope: Scope, layout: Layout, dn: str, clause: str | None) -> str | None:
+    """Who lifts a lock (SPEC §15), or None if this scope may lift this one: a 6.3
+    hold only the IT Centre; any other lock only the scope whose lane the account is
+    in (the IT Centre may lock a province's staff, Art. 6 §3, but their 6.2.x locks
+    are the province's to lift)."""
+    if clause == Clause.MISUSE:
+        return None if scope.is_it_centre else (
+            f"{dn} is under a security hold (clause 6.3, misuse): only the IT Centre can "
+            f"lift it; scope {scope} may not")
+    if scope.is_it_centre and not in_it_centre_lane(layout, dn):
+        return (f"{dn} is a province's own staff: its lock (clause {clause or '-'}) is "
+                "lifted by that province only; the IT Centre lifts its own lane's locks "
+                "and 6.3 holds")
+    return None
 
 
 def write_refusal(

@@ -238,13 +238,6 @@ class Directory(ABC):
             return None
         return frozenset(dn_key(member) for member in entries[0][1].get("member", []))
 
-    def lock_values(self, dn: str) -> tuple[str, ...]:
-        """The entry's ``bhxh-lock:`` descriptions as they are now (read just before a
-        lock, relabel or unlock replaces them)."""
-        for _, values in self._search(dn, "*", ["description"], scope="base"):
-            return lockinfo.find(values.get("description", []))[1]
-        return ()
-
     def _holds(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> bool:
         """Whether the entry at ``dn`` has exactly these values (object classes: at least
         these), i.e. is the entry a create would have made."""
@@ -319,12 +312,14 @@ class Directory(ABC):
                 # replication (or a run cut off after the server committed it) already
                 # delivered exactly this entry: the create is done, not failed
             return
-        current = self.lock_values(action.dn) if action.kind in LOCK_KINDS and \
-            not action.restore else ()
         try:
-            self._modify(action.dn, modifications(action, self.actor, generalized_now(),
-                                                  current))
+            self._modify(action.dn, modifications(action, self.actor, generalized_now()))
         except (ValueExists, NoSuchValue):
+            if action.kind in LOCK_KINDS and not action.restore:
+                raise DirectoryError(
+                    f"{action.kind} {action.dn}: its lock record changed since it was read "
+                    "(a hold placed or lifted meanwhile): nothing was changed; the next run "
+                    "plans from what is there now") from None
             if action.kind not in (Kind.GROUP_ADD, Kind.GROUP_REMOVE) and not action.restore:
                 raise DirectoryError(f"{action.kind} {action.dn}: unexpected state") from None
             # already a member / already gone / locked again meanwhile: as wanted
@@ -353,14 +348,15 @@ class Directory(ABC):
 # ------------------------------------------------------------------ shared pure helpers
 
 
-def modifications(
-    action: Action, actor: str, now: str, lock_values: Sequence[str] = ()
-) -> list[Modification]:
+def modifications(action: Action, actor: str, now: str) -> list[Modification]:
     """What an action changes on its entry, independent of the backend.
 
-    ``lock_values``: the entry's current ``bhxh-lock:`` descriptions, replaced
-    by a lock or relabel and removed by an unlock.
+    A lock, relabel or unlock deletes exactly the ``bhxh-lock:`` values the planner saw
+    (``action.lock_values``) in the same modify as the rest: if one of them is gone
+    (a hold relabelled meanwhile), slapd refuses the whole modify (noSuchAttribute)
+    and nothing changes: never a hold lifted by a run that did not see it (SPEC §15).
     """
+    lock_values = action.lock_values
     if action.kind is Kind.UPDATE:
         return [("replace", name, (value,) if value is not None else ())
                 for name, value in action.changes]
@@ -417,7 +413,7 @@ def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
             attribute = bool(vals)
     employee_id = person.get("uid") or person.get("employeeNumber") or \
         dn.split(",", 1)[0].split("=", 1)[-1]
-    record = lockinfo.find(descriptions)[0] if descriptions else None
+    record, raw = lockinfo.find(descriptions) if descriptions else (None, ())
     return Account(
         dn=dn,
         employee_id=employee_id.split("\n")[0],
@@ -427,6 +423,7 @@ def account_from_values(dn: str, values: Mapping[str, list[str]]) -> Account:
         lock_reason=record.reason if record else None,
         lock_clause=record.clause if record else None,
         lock_lost=record is not None and not attribute,
+        lock_values=raw,
     )
 
 

@@ -12,19 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
-from connector.audit import AuditLog, now_iso
-from connector.core.actions import Action, Kind, Plan
+from connector.audit import AuditLog, now_iso, plan_trail
+from connector.core.actions import Action, Kind, Plan, UnitCount
 from connector.core.guard import check_guard
-from connector.core.model import Account, Snapshot, dn_key, parent_dn
+from connector.core.model import Account, Snapshot, dn_key
+from connector.core.plancheck import action_refusal
+from connector.core.policy import managed_containers
 from connector.core.results import Outcome, RunResult
 from connector.directory.base import Directory
 from connector.errors import ConfigError, ExitCode, SafetyAbort
-from connector.planfile import FORMAT, Expect, PlanFile, read_plan, write_plan
+from connector.planfile import FORMAT, Expect, PlanFile, digest, plan_bytes, read_plan, write_plan
+from connector.service.journal import journal, recover
 from connector.settings import Settings
 
 GROUP_KINDS = (Kind.GROUP_ADD, Kind.GROUP_REMOVE)
@@ -41,7 +45,7 @@ def _expect(action: Action, accounts: Mapping[str, Account],
     if account is None:
         return {"exists": False}
     return {"exists": True, "locked": account.locked, "lock_reason": account.lock_reason,
-            "lock_clause": account.lock_clause,
+            "lock_clause": account.lock_clause, "lock_values": list(account.lock_values),
             "values": {name: account.values.get(name) for name, _ in action.changes}}
 
 
@@ -65,7 +69,10 @@ def plan_document(result: RunResult, plan: Plan, snapshot: Snapshot, settings: S
         "scope": result.scope, "base_dn": settings.ldap.base_dn, "actor": result.actor,
         "roster": {"path": str(roster_path), "sha256": digest,
                    "rows": result.roster.rows if result.roster else 0},
-        "summary": result.to_dict()["summary"], "actions": actions,
+        "summary": result.to_dict()["summary"],
+        "units": [{"unit": u.unit, "accounts": u.accounts, "orphans": u.orphans,
+                   "orphan_locks": u.orphan_locks} for u in plan.units],
+        "actions": actions,
     }
 
 
@@ -74,46 +81,80 @@ def pending_path(settings: Settings, plan_id: str) -> Path:
         f"{plan_id}.json"
 
 
-def save_plan(path: Path, document: dict[str, Any]) -> Path:
-    written = write_plan(path, document)
-    logger.info("plan {} written to {} ({} actions)", document["plan_id"], written,
-                len(document["actions"]))
+def save_plan(path: Path, document: dict[str, Any], settings: Settings) -> Path:
+    """Write the plan file and, first, the audit line with its digest (SPEC §15): the
+    only file ``apply`` will accept under this plan_id is the one written here."""
+    data = plan_bytes(document)
+    audit = AuditLog(settings.audit.path, run_id=document["plan_id"], actor=document["actor"],
+                     scope=document["scope"], plan_id=document["plan_id"])
+    try:
+        audit.prepare(1)
+        audit.record_plan(document["plan_id"], digest(data), str(path))
+    finally:
+        audit.close()
+    written = write_plan(path, data)
+    logger.info("plan {} written to {} ({} actions, sha256 {})", document["plan_id"], written,
+                len(document["actions"]), digest(data)[:16])
     return written
 
 
 # ------------------------------------------------------------------------------- apply
 
 
-def _refusal(plan: PlanFile, settings: Settings) -> str | None:
+def _refusal(plan: PlanFile, sha256: str, settings: Settings) -> str | None:
     scope = str(settings.scope_value)
     if plan.scope != scope:
         return f"the plan is for scope {plan.scope}; this connector runs as {scope}"
     if dn_key(plan.base_dn) != dn_key(settings.ldap.base_dn):
         return f"the plan is for base DN {plan.base_dn}, not {settings.ldap.base_dn}"
+    trail = plan_trail(settings.audit.path, plan.plan_id)
+    written = trail.digests.get(sha256)
+    if written is None:
+        return (f"the audit trail {settings.audit.path} records no plan {plan.plan_id} with "
+                f"this file's SHA-256 ({sha256[:16]}…): the file is not the plan that was "
+                "written (edited after review?); make a new plan")
+    if trail.applied:
+        return (f"plan {plan.plan_id} was already applied (the audit log shows its plan_id); "
+                "after a partial apply, make a new plan")
     try:
-        created = dt.datetime.fromisoformat(plan.created)
+        created = dt.datetime.fromisoformat(written)
     except ValueError:
-        return f"created {plan.created!r} is not an ISO 8601 time"
-    if created.tzinfo is None:
-        return "created has no time zone"
+        return f"the audit line of plan {plan.plan_id} has no valid time"
     age = dt.datetime.now(dt.UTC) - created
     limit = settings.plan.max_age_hours
     if age > dt.timedelta(hours=limit):
         return (f"the plan is {age.total_seconds() / 3600:.1f} hours old, more than "
                 f"CONNECTOR_PLAN__MAX_AGE_HOURS={limit:g}: make a new one")
-    if _applied_before(settings.audit.path, plan.plan_id):
-        return (f"plan {plan.plan_id} was already applied (the audit log shows its plan_id); "
-                "after a partial apply, make a new plan")
     return None
 
 
-def _applied_before(audit: Path, plan_id: str) -> bool:
-    marker = f'"plan_id": "{plan_id}"'
-    try:
-        with audit.open(encoding="utf-8") as handle:
-            return any(marker in line and '"dry_run": false' in line for line in handle)
-    except FileNotFoundError:
-        return False
+def _inadmissible(plan: PlanFile, actions: list[Action], settings: Settings,
+                  lane: tuple[str, ...]) -> str | None:
+    """The first action the planner could not have made, with its number, or None."""
+    scope, layout = settings.scope_value, settings.layout_value
+    for number, (planned, action) in enumerate(zip(plan.actions, actions, strict=True), 1):
+        refusal = action_refusal(action, planned.expect.seen(), scope, layout, lane)
+        if refusal is not None:
+            return f"action {number} ({action.kind.value} {action.dn}): {refusal}"
+    return None
+
+
+def _guarded(plan: PlanFile, actions: list[Action], snapshot: Snapshot,
+             lane: tuple[str, ...]) -> Plan:
+    """The plan as the guard sees it: managed accounts as read now, the planner's units
+    (the vanished-unit rule), and a restore counted as a lock unless the directory
+    shows the record it puts back."""
+    accounts = {dn_key(a.dn): a for a in snapshot.accounts}
+    counted: list[Action] = []
+    for action in actions:
+        account = accounts.get(dn_key(action.dn))
+        if action.restore and (account is None or not account.lock_values):
+            action = replace(action, restore=False)
+        counted.append(action)
+    units = tuple(UnitCount(u.unit, u.accounts, u.orphans, u.orphan_locks)
+                  for u in plan.units)  # the digest vouches for them: as the planner saw
+    return Plan(actions=tuple(counted), managed=len(snapshot.accounts), units=units,
+                containers=lane)
 
 
 def _still_holds(action: Action, expect: Expect, accounts: Mapping[str, Account],
@@ -135,7 +176,8 @@ def _still_holds(action: Action, expect: Expect, accounts: Mapping[str, Account]
         return "the entry is gone"
     if account.locked != expect.locked:
         return f"the entry is {'locked' if account.locked else 'unlocked'} now"
-    if (account.lock_clause, account.lock_reason) != (expect.lock_clause, expect.lock_reason):
+    if (account.lock_clause, account.lock_reason) != (expect.lock_clause, expect.lock_reason) \
+            or set(account.lock_values) != set(expect.lock_values):
         return f"its lock record changed (now {account.lock_reason}, {account.lock_clause})"
     for name, old in expect.values.items():
         if account.values.get(name) != old:
@@ -145,16 +187,24 @@ def _still_holds(action: Action, expect: Expect, accounts: Mapping[str, Account]
 
 def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str, *,
                allow_mass_lock: bool = False) -> RunResult:
-    """Apply a saved plan: exactly its actions, those whose expectation still holds."""
-    plan = read_plan(path)
-    refusal = _refusal(plan, settings)
+    """Apply a saved plan: exactly its actions, those whose expectation still holds,
+    after proving the file is the one written (its digest in the audit trail), that
+    each action is one the planner could have made, and that the guard lets it pass."""
+    plan, sha256 = read_plan(path)
+    refusal = _refusal(plan, sha256, settings)
+    if refusal is not None:
+        raise ConfigError(f"{path}: refused: {refusal}; nothing was changed")
+    scope = settings.scope_value
+    recover(settings, directory)
+    snapshot = directory.snapshot(scope)
+    lane = managed_containers(scope, settings.layout_value, snapshot.provinces)
+    actions = [planned.to_action() for planned in plan.actions]
+    refusal = _inadmissible(plan, actions, settings, lane)
     if refusal is not None:
         raise ConfigError(f"{path}: refused: {refusal}; nothing was changed")
     result = RunResult(run_id, plan.scope, directory.actor, False)
     result.plan_id = plan.plan_id
-    actions = [planned.to_action() for planned in plan.actions]
-    result.plan = Plan(actions=tuple(actions),
-                       managed=int(plan.summary.get("managed_accounts") or 0))
+    result.plan = _guarded(plan, actions, snapshot, lane)
     try:
         check_guard(result.plan, roster_rows=max(plan.roster.rows, 1),
                     max_lock_count=settings.safety.max_lock_count,
@@ -163,14 +213,27 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     except SafetyAbort as exc:
         result.error, result.exit_code = str(exc), exc.exit_code
         return result
-    containers = sorted({parent_dn(a.dn) for a in actions if a.kind not in GROUP_KINDS},
-                        key=dn_key)
-    accounts = directory.read_accounts(containers)
-    group_dns = {dn_key(a.dn): a.dn for a in actions if a.kind in GROUP_KINDS}
-    groups = {key: directory.group_members(dn) for key, dn in group_dns.items()}
-    holding: list[Action] = []
+    result.plan = replace(result.plan, actions=tuple(actions))
+    accounts = {dn_key(a.dn): a for a in snapshot.accounts}
+    groups: dict[str, frozenset[str] | None] = {
+        dn_key(g.dn): frozenset(dn_key(m) for m in g.members) for g in snapshot.groups.values()}
     audit = AuditLog(settings.audit.path, run_id=run_id, actor=directory.actor,
                      scope=plan.scope, plan_id=plan.plan_id)
+    audit.prepare(len(actions))
+    with journal(settings, audit, actions):
+        _send(plan, actions, directory, audit, result, accounts, groups, lane)
+    if result.skipped or result.failed:
+        result.exit_code = ExitCode.PARTIAL
+    logger.info("plan {}: {} applied, {} skipped, {} failed", plan.plan_id,
+                sum(1 for o in result.outcomes if o.ok), len(result.skipped), len(result.failed))
+    return result
+
+
+def _send(plan: PlanFile, actions: list[Action], directory: Directory, audit: AuditLog,
+          result: RunResult, accounts: Mapping[str, Account],
+          groups: Mapping[str, frozenset[str] | None], lane: tuple[str, ...]) -> None:
+    """Send the actions whose expectation still holds; the others are ``skipped``."""
+    holding: list[Action] = []
     try:
         for planned, action in zip(plan.actions, actions, strict=True):
             reason = _still_holds(action, planned.expect, accounts, groups)
@@ -185,11 +248,6 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
             result.outcomes.append(outcome)
             audit.record(outcome.action, dry_run=False, error=outcome.error)
 
-        directory.apply(holding, on_outcome)
+        directory.apply(holding, on_outcome, within=lane)
     finally:
         audit.close()
-    if result.skipped or result.failed:
-        result.exit_code = ExitCode.PARTIAL
-    logger.info("plan {}: {} applied, {} skipped, {} failed", plan.plan_id,
-                sum(1 for o in result.outcomes if o.ok), len(result.skipped), len(result.failed))
-    return result

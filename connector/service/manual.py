@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from connector.audit import AuditLog
 from connector.core.actions import Action, Kind
-from connector.core.model import Account
+from connector.core.model import Account, Scope
 from connector.core.plan import lock_actions
 from connector.core.policy import (
     MANUAL_REASONS,
     Clause,
     LockReason,
-    can_unlock,
+    in_it_centre_lane,
+    unlock_refusal,
     writable_containers,
 )
 from connector.core.results import ManualResult, Outcome
 from connector.directory.base import Directory
 from connector.errors import ConfigError, NotFound, PermissionRefused
+from connector.service.journal import journal, recover
 from connector.service.reconcile import new_run_id
 from connector.settings import Settings
 
@@ -33,6 +35,11 @@ def _accounts(settings: Settings, directory: Directory, employee_id: str) -> lis
     return accounts
 
 
+def lockable_by(scope: Scope, settings: Settings, account: Account) -> bool:
+    """A non-misuse lock stays in the scope's own lane (whoever locks it lifts it)."""
+    return not scope.is_it_centre or in_it_centre_lane(settings.layout_value, account.dn)
+
+
 def _run_manual(settings: Settings, directory: Directory, actions: list[Action],
                 message: str) -> ManualResult:
     run_id = new_run_id()
@@ -44,10 +51,13 @@ def _run_manual(settings: Settings, directory: Directory, actions: list[Action],
         outcomes.append(outcome)
         audit.record(outcome.action, dry_run=False, error=outcome.error)
 
-    try:
-        directory.apply(actions, on_outcome)
-    finally:
-        audit.close()
+    recover(settings, directory)
+    audit.prepare(len(actions))
+    with journal(settings, audit, actions):
+        try:
+            directory.apply(actions, on_outcome)
+        finally:
+            audit.close()
     return ManualResult(run_id, actions, outcomes, message)
 
 
@@ -64,10 +74,16 @@ def manual_lock(settings: Settings, directory: Directory, employee_id: str, reas
     wanted = LockReason(reason, clause)
     actions: list[Action] = []
     for account in _accounts(settings, directory, employee_id):
+        if clause != Clause.MISUSE and not lockable_by(scope, settings, account):
+            raise PermissionRefused(
+                f"{account.dn} is a province's own staff: the IT Centre locks it only as "
+                "misuse (clause 6.3, Art. 6 §3); its other locks are that province's to "
+                "place and lift; nothing was changed")
         if account.locked and account.lock_clause is None and not account.lock_lost:
             # locked by someone else, no record: say why from now on
             actions.append(Action(Kind.RELABEL, account.dn, reason,
-                                  employee_id=account.employee_id, clause=clause, note=note))
+                                  employee_id=account.employee_id, clause=clause, note=note,
+                                  lock_values=account.lock_values))
         else:
             actions.extend(lock_actions(account, wanted, note))
     if not actions:
@@ -84,14 +100,13 @@ def manual_unlock(settings: Settings, directory: Directory, employee_id: str,
     for account in _accounts(settings, directory, employee_id):
         if not account.locked:
             continue
-        if not can_unlock(scope, account.lock_clause):
-            raise PermissionRefused(
-                f"{account.dn} is under a security hold (clause 6.3, misuse): only the IT Centre "
-                f"can lift it; scope {scope} may not"
-            )
+        refusal = unlock_refusal(scope, settings.layout_value, account.dn,
+                                 account.lock_clause)
+        if refusal is not None:
+            raise PermissionRefused(f"{refusal}; nothing was changed")
         actions.append(Action(Kind.UNLOCK, account.dn, "manual",
                               employee_id=account.employee_id, clause=account.lock_clause,
-                              note=note))
+                              note=note, lock_values=account.lock_values))
     if not actions:
         return ManualResult("-", [], [], f"{employee_id} is not locked; nothing to do")
     return _run_manual(settings, directory, actions, f"unlocked {employee_id}")

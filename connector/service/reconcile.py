@@ -35,6 +35,7 @@ from connector.errors import (
 )
 from connector.service.approve import pending_path, plan_document, save_plan
 from connector.service.credentials import Issuer
+from connector.service.journal import journal, recover
 from connector.settings import Settings
 from connector.sources.files import read_regular_file
 from connector.sources.roster import RosterCache, read_roster, settle
@@ -109,6 +110,7 @@ def reconcile(
             read_roster(path, settings.roster.sheet, cache, scope=scope, data=data)
             raise
         mark = _lap(result, "connect", mark)
+        recover(settings, directory)
         logger.info("bound as {} ({:.2f}s): reading the directory, the roster beside it",
                     directory.actor, result.timings["connect"])
         reading = _Beside(read_roster, path, settings.roster.sheet, cache, scope=scope,
@@ -179,7 +181,8 @@ def reconcile(
                                "back", action.dn, action.reason, action.clause or "-")
             seen = snapshot if kept is None else None
             if plan_out is not None and seen is not None:
-                save_plan(plan_out, plan_document(result, plan, seen, settings, Path(path)))
+                save_plan(plan_out, plan_document(result, plan, seen, settings, Path(path)),
+                          settings)
             try:
                 check_guard(plan, roster_rows=roster.rows,
                             max_lock_count=settings.safety.max_lock_count,
@@ -190,7 +193,8 @@ def reconcile(
                 result.error, result.exit_code = str(exc), exc.exit_code
                 if not dry_run and seen is not None and plan.actions:
                     pending = save_plan(pending_path(settings, result.run_id),
-                                        plan_document(result, plan, seen, settings, Path(path)))
+                                        plan_document(result, plan, seen, settings, Path(path)),
+                                        settings)
                     result.error += (f"; the plan is saved as {pending}: review it, then "
                                      f"approve exactly it with `connector apply {pending} "
                                      "--allow-mass-lock`")
@@ -199,18 +203,20 @@ def reconcile(
             audit = AuditLog(settings.audit.path, run_id=result.run_id, actor=directory.actor,
                              scope=str(scope))
             try:
+                audit.prepare(len(plan.actions))
                 if dry_run:
                     for action in plan.actions:
                         audit.record(action, dry_run=True)
                 else:
                     issuer = Issuer(settings, units, result.run_id) \
                         if settings.credentials.issue else None
-                    try:
-                        _apply(plan, directory, audit, result, stop, progress,
-                               issuer.after_create if issuer else None)
-                    finally:
-                        if issuer is not None:
-                            _seal(issuer, result)
+                    with journal(settings, audit, plan.actions):
+                        try:
+                            _apply(plan, directory, audit, result, stop, progress,
+                                   issuer.after_create if issuer else None)
+                        finally:
+                            if issuer is not None:
+                                _seal(issuer, result)
                 _lap(result, "apply", mark)
             finally:
                 audit.close()

@@ -4,6 +4,7 @@ hold and skipping the stale ones; refusals change nothing (whole-tree comparison
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 
@@ -79,7 +80,8 @@ def test_apply_sends_what_still_holds_and_skips_exactly_the_stale_actions(planne
     changed = {dn for dn in after if after[dn] != before.get(dn)}
     assert changed == {f"dn: {central('TW2')}".lower(), f"dn: {central('N1')}".lower()}
     audit = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    applied = [x for x in audit if x.get("plan_id") == document["plan_id"]]
+    applied = [x for x in audit if x.get("plan_id") == document["plan_id"]
+               and x["action"] != "plan"]
     assert sorted((x["employee_id"], x["outcome"]) for x in applied) == [
         ("N1", "ok"), ("N2", "skipped"), ("TW1", "skipped"), ("TW2", "ok"), ("TW3", "skipped")]
     assert all(x["run_id"] != document["plan_id"] for x in applied)
@@ -93,18 +95,38 @@ def test_apply_sends_what_still_holds_and_skips_exactly_the_stale_actions(planne
     (lambda d: "not json at all", "not a valid plan file"),
     (lambda d: json.dumps({k: v for k, v in d.items() if k != "actions"}), "actions"),
     (lambda d: json.dumps({**d, "format": "connector-plan/9"}), "format"),
-    (lambda d: json.dumps({**d, "scope": "province:BTE"}), "is for scope province:BTE"),
     (lambda d: json.dumps({**d, "base_dn": "dc=example,dc=org"}), "base DN"),
-    (lambda d: json.dumps({**d, "created": "2026-01-01T00:00:00+07:00"}), "hours old"),
-], ids=["not-json", "no-actions", "format", "foreign-scope", "foreign-base", "too-old"])
-def test_a_damaged_foreign_or_stale_plan_is_refused_and_changes_nothing(planned, damage,
-                                                                         message):
+    (lambda d: json.dumps({**d, "created": "2099-01-01T00:00:00+07:00"}), "records no plan"),
+    (lambda d: json.dumps({**d, "plan_id": "20991231T000000-feedbeef"}), "records no plan"),
+    (lambda d: json.dumps({**d, "summary": {**d["summary"], "managed_accounts": 10**6}}),
+     "records no plan"),
+    (lambda d: json.dumps(d, indent=2), "records no plan"),
+], ids=["not-json", "no-actions", "format", "foreign-base", "created", "plan-id",
+        "managed-accounts", "reformatted"])
+def test_a_damaged_or_edited_plan_is_refused_and_changes_nothing(planned, damage, message):
     server, env, plan = planned
     plan.write_text(damage(json.loads(plan.read_text())), encoding="utf-8")
     before = tree(server)
     result = run_cli(["apply", str(plan)], env)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert tree(server) == before
+
+
+def test_a_plan_older_than_the_limit_is_refused_and_changes_nothing(planned):
+    server, env, plan = planned
+    before = tree(server)
+    result = run_cli(["apply", str(plan)], {**env, "CONNECTOR_PLAN__MAX_AGE_HOURS": "0.000001"})
+    assert result.returncode == 2 and "hours old" in result.stderr, result.stderr
+    assert tree(server) == before
+
+
+def test_a_plan_records_its_digest_in_the_audit_trail(planned, tmp_path):
+    _, _, plan = planned
+    document = json.loads(plan.read_text())
+    lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    (line,) = [x for x in lines if x["action"] == "plan"]
+    assert line["plan_id"] == document["plan_id"] and line["reason"] == str(plan)
+    assert line["note"] == hashlib.sha256(plan.read_bytes()).hexdigest()
 
 
 def test_a_tripped_guard_saves_the_plan_and_apply_approves_exactly_it(slapd, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.core.model import Scope, dn_key, parent_dn
-from connector.core.policy import LockReason, can_unlock, should_relabel, write_refusal
+from connector.core.policy import LockReason, should_relabel, unlock_refusal, write_refusal
 from tests.helpers import LAYOUT
 
 IT = Scope.parse("it-centre")
@@ -68,8 +68,23 @@ def test_lock_precedence(current, reason, wanted, expected):
 
 
 def test_only_the_it_centre_lifts_a_misuse_hold():
-    assert can_unlock(IT, "6.3") and not can_unlock(BTE, "6.3")
-    assert can_unlock(BTE, "6.2.3") and can_unlock(BTE, None)
+    staff = f"uid=BTE1,{LAYOUT.people_dn('BTE')}"
+    assert unlock_refusal(IT, LAYOUT, staff, "6.3") is None
+    assert "only the IT Centre" in (unlock_refusal(BTE, LAYOUT, staff, "6.3") or "")
+    assert unlock_refusal(BTE, LAYOUT, staff, "6.2.3") is None
+    assert unlock_refusal(BTE, LAYOUT, staff, None) is None
+
+
+@pytest.mark.parametrize("clause", ["6.2.1", "6.2.2", "6.2.3", "9.2", None])
+def test_a_province_s_own_lock_is_lifted_by_that_province_only(clause):
+    staff = f"uid=BTK00001,{LAYOUT.people_dn('BTK')}"
+    assert "lifted by that province only" in (unlock_refusal(IT, LAYOUT, staff, clause) or "")
+
+
+@pytest.mark.parametrize("container", [LAYOUT.central_dn, LAYOUT.vendors_dn,
+                                       LAYOUT.admins_dn("BTE")])
+def test_the_it_centre_lifts_the_locks_of_its_own_lane(container):
+    assert unlock_refusal(IT, LAYOUT, f"uid=X1,{container}", "6.2.3") is None
 
 
 def test_dn_comparison_ignores_case_and_spaces_but_respects_escapes():
