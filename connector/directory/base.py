@@ -33,6 +33,7 @@ from connector.directory.apply import apply_in_phases
 from connector.errors import (
     DirectoryError,
     EntryExists,
+    NoSuchEntry,
     NoSuchValue,
     ScopeViolation,
     ValueExists,
@@ -206,6 +207,16 @@ class Directory(ABC):
         return {dn_key(dn): account_from_values(dn, values) for container in containers
                 for dn, values in self._search(container, "inetOrgPerson",
                                                SNAPSHOT_ATTRIBUTES, scope="one")}
+
+    def read_account(self, dn: str) -> Account | None:
+        """One entry as an Account, or None if it is not there."""
+        try:
+            for found, values in self._search(dn, "inetOrgPerson", SNAPSHOT_ATTRIBUTES,
+                                              scope="base"):
+                return account_from_values(found, values)
+        except NoSuchEntry:
+            return None
+        return None
 
     def change_stamp(self) -> str | None:
         """What changes whenever anything in the database changes: the suffix entry's

@@ -1,15 +1,20 @@
 """Initial credentials in a run and by hand (SPEC §11).
 
-``Issuer`` runs on the applier's worker right after each create the server took:
-a new password by Password Modify plus ``pwdReset``, kept in memory only until
-``seal`` writes one age-encrypted file per unit. ``reset_password`` is
+``Issuer`` seals a run's passwords before any is set, sets each on the applier's
+worker right after its create, re-seals with only those set at the end, and owes
+the next run the accounts left without one. ``reset_password`` is
 ``connector reset-password``: one new credential for an unlocked account of the
 scope, refused for a locked one (a password change would lift the lock, SPEC §2).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,12 +22,14 @@ from loguru import logger
 
 from connector.audit import AuditLog
 from connector.core.actions import Action, Kind
+from connector.core.model import dn_key
 from connector.core.policy import managed_containers
 from connector.core.units import Units
 from connector.credentials import Credential, new_password, write_sealed
 from connector.directory.base import Directory
 from connector.errors import ConfigError, DirectoryError, NotFound, PermissionRefused
 from connector.settings import Settings
+from connector.sources.files import write_atomically
 
 ISSUED = "credential: issued"
 
@@ -31,55 +38,180 @@ def _join(*notes: str | None) -> str:
     return "; ".join(n for n in notes if n)
 
 
+def prove_writable(folder: Path) -> None:
+    """The credentials directory exists (0700) and takes a file: else exit 2, before any
+    password is made or set (SPEC §15)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"CONNECTOR_CREDENTIALS__DIR: cannot write sealed credentials in "
+                          f"{folder}: {exc.strerror or exc}; nothing was changed") from None
+
+
 class Issuer:
+    """A run's initial credentials, sealed before they are set (SPEC §15).
+
+    ``prepare`` makes a password for every planned create whose unit names a recipient
+    and seals them all, before anything is sent; ``after_create`` then sets the sealed
+    one. ``finish`` re-seals each unit's file with only the passwords that were set and
+    keeps, in the scope's ``owed`` list, the accounts created without one (a failed set;
+    a run cut off: see ``service.journal``), which ``catch_up`` issues at the next run."""
+
     def __init__(self, settings: Settings, units: Units | None, run_id: str) -> None:
         self.units = units
         self.run_id = run_id
         self.directory = settings.credentials_dir
+        self.owed_path = owed_path(settings)
+        self.lane: tuple[str, ...] = ()
         self._lock = threading.Lock()
-        self._issued: dict[str, tuple[str, list[Credential]]] = {}
+        self._sealed: dict[str, tuple[str, list[Credential]]] = {}
+        self._by_dn: dict[str, Credential] = {}
+        self._set: set[str] = set()
+        self._unset: set[str] = set()
         self.withheld: dict[str, int] = {}
 
-    def recipient(self, action: Action) -> tuple[str, str | None]:
-        changes = dict(action.changes)
-        code = str(changes.get("departmentNumber") or "")
-        unit_type = str(changes.get("employeeType") or "")
-        found = self.units.recipient_for(unit_type, code) if self.units else None
-        return code, found
+    def recipient(self, unit_type: str, code: str) -> str | None:
+        return self.units.recipient_for(unit_type, code) if self.units else None
+
+    def prepare(self, actions: Sequence[Action], lane: Sequence[str]) -> None:
+        """Before anything is sent: ``lane``, the containers the run writes in."""
+        self.lane = tuple(lane)
+        prove_writable(self.directory)
+        for action in actions:
+            if action.kind is Kind.CREATE:
+                changes = dict(action.changes)
+                self._reserve(action.dn, action.employee_id or "", str(changes.get("cn") or ""),
+                              str(changes.get("employeeType") or ""),
+                              str(changes.get("departmentNumber") or ""))
+        self._write(only_set=False)
+
+    def _reserve(self, dn: str, employee_id: str, name: str, unit_type: str,
+                 code: str) -> None:
+        recipient = self.recipient(unit_type, code)
+        if recipient is None:
+            return
+        credential = Credential(employee_id, name, dn, new_password())
+        self._sealed.setdefault(code, (recipient, []))[1].append(credential)
+        self._by_dn[dn_key(dn)] = credential
+
+    def _write(self, *, only_set: bool) -> list[Path]:
+        """Seal each unit's file (atomically): every reserved password, or at the end
+        only those set; a unit left with none has no file."""
+        files = []
+        for code, (recipient, items) in sorted(self._sealed.items()):
+            kept = [c for c in items if not only_set or dn_key(c.dn) in self._set]
+            target = self.directory / f"{self.run_id}-{code}.csv.age"
+            if kept:
+                files.append(write_sealed(self.directory, self.run_id, code, kept, recipient))
+            else:
+                target.unlink(missing_ok=True)
+        return files
 
     def after_create(self, directory: Directory, action: Action) -> Action:
-        code, recipient = self.recipient(action)
-        if recipient is None:
+        key = dn_key(action.dn)
+        credential = self._by_dn.get(key)
+        if credential is None:
+            code = str(dict(action.changes).get("departmentNumber") or "")
             with self._lock:
                 self.withheld[code] = self.withheld.get(code, 0) + 1
             return replace(action, note=_join(action.note, "credential: withheld (the unit "
                                                               "names no recipient)"))
-        password = new_password()
         try:
-            directory.set_initial_password(action.dn, password)
+            directory.set_initial_password(action.dn, credential.password, self.lane)
         except DirectoryError as exc:
-            raise DirectoryError(f"created, but no initial password could be set: {exc}") \
-                from None
-        changes = dict(action.changes)
-        credential = Credential(action.employee_id or "", str(changes.get("cn") or ""),
-                                action.dn, password)
+            with self._lock:
+                self._unset.add(action.dn)
+            raise DirectoryError(f"created, but no initial password could be set: {exc}; "
+                                 "the next run issues one") from None
         with self._lock:
-            self._issued.setdefault(code, (recipient, []))[1].append(credential)
+            self._set.add(key)
         return replace(action, note=_join(action.note, ISSUED))
+
+    def catch_up(self, directory: Directory, audit: AuditLog) -> int:
+        """Issue the credentials owed from earlier runs: each account still there,
+        unlocked, in the lane, whose unit names a recipient; sealed before set."""
+        owed = read_owed(self.owed_path)
+        found = []
+        for dn in owed:
+            if write_refusal_in(self.lane, dn):
+                continue
+            account = directory.read_account(dn)
+            if account is None or account.locked or dn_key(dn) in self._by_dn:
+                continue
+            self._reserve(dn, account.employee_id, account.values.get("cn", ""),
+                          account.values.get("employeeType", ""),
+                          account.values.get("departmentNumber", ""))
+            if dn_key(dn) in self._by_dn:
+                found.append(account)
+        if not found:
+            return 0
+        self._write(only_set=False)
+        for account in found:
+            action = Action(Kind.UPDATE, account.dn, "credential_owed",
+                            employee_id=account.employee_id, note=ISSUED)
+            try:
+                directory.set_initial_password(account.dn, self._by_dn[dn_key(account.dn)]
+                                               .password, self.lane)
+            except DirectoryError as exc:
+                audit.record(action, dry_run=False, error=str(exc))
+                continue
+            self._set.add(dn_key(account.dn))
+            audit.record(action, dry_run=False)
+        return len(found)
 
     @property
     def issued(self) -> int:
-        return sum(len(items) for _, items in self._issued.values())
+        return len(self._set)
 
-    def seal(self) -> list[Path]:
-        """One sealed file per unit; the passwords are dropped from memory afterwards."""
-        files = []
+    def finish(self) -> list[Path]:
+        """The final seal (only the passwords set) and the owed list brought up to date;
+        the passwords are dropped from memory afterwards."""
         with self._lock:
-            for code, (recipient, items) in sorted(self._issued.items()):
-                files.append(write_sealed(self.directory, self.run_id, code, items, recipient))
+            files = self._write(only_set=True)
+            owed = set(read_owed(self.owed_path)) | set(self._unset)
+            write_owed(self.owed_path, sorted(dn for dn in owed
+                                              if dn_key(dn) not in self._set))
+            for _, items in self._sealed.values():
                 for item in items:
                     item.password = ""
         return files
+
+
+def owed_path(settings: Settings) -> Path:
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(settings.scope_value))
+    return settings.state.dir / f"credentials-owed-{name}.json"
+
+
+def read_owed(path: Path) -> list[str]:
+    """The DNs owed a credential (a damaged file: none, said; each DN is checked
+    against the lane and the directory before anything is issued)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        logger.error("{} cannot be read ({}): no credential is caught up", path, exc)
+        return []
+    return [dn for dn in data if isinstance(dn, str)] if isinstance(data, list) else []
+
+
+def write_owed(path: Path, dns: Sequence[str]) -> None:
+    if not dns and not path.exists():
+        return
+    write_atomically(path, json.dumps(list(dns), ensure_ascii=False).encode("utf-8"))
+
+
+def add_owed(settings: Settings, dns: Sequence[str]) -> None:
+    """Accounts a cut-off run created: their password may never have been set."""
+    path = owed_path(settings)
+    write_owed(path, sorted(set(read_owed(path)) | set(dns)))
+
+
+def write_refusal_in(lane: Sequence[str], dn: str) -> bool:
+    return not any(dn_key(dn).endswith("," + dn_key(c)) for c in lane)
 
 
 def reset_password(settings: Settings, directory: Directory, units: Units | None,
@@ -119,15 +251,24 @@ def reset_password(settings: Settings, directory: Directory, units: Units | None
     audit = AuditLog(settings.audit.path, run_id=run_id, actor=directory.actor,
                      scope=str(scope))
     try:
-        try:
-            directory.set_initial_password(account.dn, password)
-        except DirectoryError as exc:
-            audit.record(action, dry_run=False, error=str(exc))
-            raise
+        audit.prepare(1)
+        prove_writable(settings.credentials_dir)
         credential = Credential(account.employee_id, account.values.get("cn", ""), account.dn,
                                 password)
-        path = write_sealed(settings.credentials_dir, run_id, code, [credential], recipient)
-        credential.password = ""
+        try:  # sealed before it is set: a password nobody can read is never set
+            path = write_sealed(settings.credentials_dir, run_id, code, [credential], recipient)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot seal the new credential ({type(exc).__name__}: "
+                              f"{getattr(exc, 'strerror', None) or exc}); nothing was "
+                              "changed") from None
+        try:
+            directory.set_initial_password(account.dn, password, containers)
+        except DirectoryError as exc:
+            path.unlink(missing_ok=True)
+            audit.record(action, dry_run=False, error=str(exc))
+            raise
+        finally:
+            credential.password = ""
         audit.record(action, dry_run=False)
     finally:
         audit.close()

@@ -29,6 +29,7 @@ from connector.core.model import dn_key, parent_dn
 from connector.core.reached import reached
 from connector.directory.base import Directory
 from connector.errors import ConfigError
+from connector.service.credentials import add_owed
 from connector.settings import Settings
 
 GROUP_KINDS = (Kind.GROUP_ADD, Kind.GROUP_REMOVE)
@@ -65,7 +66,8 @@ def private_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def journal(settings: Settings, audit: AuditLog, actions: Sequence[Action]) -> Iterator[None]:
+def journal(settings: Settings, audit: AuditLog, actions: Sequence[Action], *,
+            issue: bool = False) -> Iterator[None]:
     """Hold the run's journal around the sending of ``actions``; on a clean end (the
     audit closed, hence durable) it is dropped, on any error it is kept for recovery."""
     if not actions:
@@ -83,7 +85,8 @@ def journal(settings: Settings, audit: AuditLog, actions: Sequence[Action]) -> I
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         document = {"run_id": audit.run_id, "actor": audit.actor, "scope": audit.scope,
-                    "plan_id": audit.plan_id, "actions": [_compact(a) for a in actions]}
+                    "plan_id": audit.plan_id, "issue": issue,
+                    "actions": [_compact(a) for a in actions]}
         data = json.dumps(document, ensure_ascii=False).encode("utf-8")
         try:
             if os.write(fd, data) != len(data):
@@ -157,6 +160,7 @@ def _recover_one(settings: Settings, directory: Directory, path: Path, fd: int) 
     missing = [a for a in actions
                if (a.kind.value, dn_key(a.dn), dn_key(a.member or "")) not in seen]
     found = 0
+    created: list[str] = []
     if missing:
         containers = sorted({parent_dn(a.dn) for a in missing if a.kind not in GROUP_KINDS},
                             key=dn_key)
@@ -171,11 +175,15 @@ def _recover_one(settings: Settings, directory: Directory, path: Path, fd: int) 
                 if reached(action, accounts.get(dn_key(action.dn)),
                            groups.get(dn_key(action.dn))):
                     found += 1
+                    if action.kind is Kind.CREATE:
+                        created.append(action.dn)
                     audit.record(action, dry_run=False, note=_joined(
                         action.note, f"recovered: the change reached the directory before "
                         f"run {run_id} was cut off"))
         finally:
             audit.close()
+    if created and document.get("issue"):
+        add_owed(settings, created)  # their password may never have been set
     if found:
         logger.warning("run {} was cut off: {} of its {} planned changes had reached the "
                        "directory without an audit line; their lines are written now",

@@ -210,10 +210,14 @@ def reconcile(
                 else:
                     issuer = Issuer(settings, units, result.run_id) \
                         if settings.credentials.issue else None
-                    with journal(settings, audit, plan.actions):
+                    if issuer is not None:
+                        issuer.prepare(plan.actions, plan.containers)
+                    with journal(settings, audit, plan.actions, issue=issuer is not None):
                         try:
                             _apply(plan, directory, audit, result, stop, progress,
                                    issuer.after_create if issuer else None)
+                            if issuer is not None and not (stop and stop.is_set()):
+                                issuer.catch_up(directory, audit)
                         finally:
                             if issuer is not None:
                                 _seal(issuer, result)
@@ -363,7 +367,7 @@ def _lap(result: RunResult, phase: str, since: float) -> float:
 
 def _seal(issuer: Issuer, result: RunResult) -> None:
     """Write the run's sealed credential files and say what was and was not issued."""
-    files = issuer.seal()
+    files = issuer.finish()
     result.credentials_issued = issuer.issued
     result.credentials_withheld = dict(issuer.withheld)
     result.credential_files = [str(path) for path in files]

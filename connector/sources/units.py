@@ -19,4 +19,23 @@ def load_units(path: Path | str) -> Units:
         raise UnitsError(f"units file cannot be read: {file}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UnitsError(f"units file {file} is not valid TOML: {exc}") from None
-    return parse_units(data, str(file))
+    units = parse_units(data, str(file))
+    _check_recipients(units, file)
+    return units
+
+
+def _check_recipients(units: Units, file: Path) -> None:
+    """Each recipient parsed as an age key now (SPEC §15): a string that only looks like
+    one would otherwise be found out after passwords were set, and they would be lost."""
+    listed = [u for u in (*units.provinces, *units.central, *units.vendors) if u.recipient]
+    if not listed:
+        return
+    from pyrage import x25519
+
+    for unit in listed:
+        try:
+            x25519.Recipient.from_str(unit.recipient or "")
+        except Exception:  # pyrage raises its own RecipientError
+            raise UnitsError(f"units file {file}: unit {unit.code}: recipient "
+                             f"{unit.recipient!r} is not a valid age X25519 public key "
+                             "(its checksum or length is wrong)") from None

@@ -68,12 +68,11 @@ def setup(slapd, tmp_path, officers):
 
     def env(scope: str, **extra: str) -> dict[str, str]:
         identity = identities[scope]
-        return connector_env(slapd, tmp_path, CONNECTOR_SCOPE=scope,
-                             CONNECTOR_LDAP__BIND_DN=identity.dn,
-                             CONNECTOR_LDAP__BIND_PASSWORD=identity.password,
-                             CONNECTOR_UNITS__PATH=str(units),
-                             CONNECTOR_CREDENTIALS__ISSUE="true",
-                             CONNECTOR_CREDENTIALS__DIR=str(tmp_path / "sealed"), **extra)
+        settings = {"CONNECTOR_SCOPE": scope, "CONNECTOR_LDAP__BIND_DN": identity.dn,
+                    "CONNECTOR_LDAP__BIND_PASSWORD": identity.password,
+                    "CONNECTOR_UNITS__PATH": str(units), "CONNECTOR_CREDENTIALS__ISSUE": "true",
+                    "CONNECTOR_CREDENTIALS__DIR": str(tmp_path / "sealed")}
+        return connector_env(slapd, tmp_path, **(settings | extra))
     return slapd, env, identities
 
 
@@ -239,3 +238,90 @@ def test_no_issued_password_appears_in_any_output_of_any_command_path(setup, tmp
                                                        server.search(LAYOUT.base_dn)]
     leaked = everything_but_sealed(tmp_path, *texts)
     assert not [s for s in secrets if s in leaked]
+
+
+# -- SPEC §15: a credential is never lost ---------------------------------------------------
+
+
+def binds(server, dn: str, password: str) -> bool:
+    connection = ldap3.Connection(ldap3.Server(server.url), user=dn, password=password)
+    try:
+        return bool(connection.bind())
+    finally:
+        connection.unbind()
+
+
+def test_a_recipient_that_only_looks_like_a_key_stops_the_run_before_any_change(setup,
+                                                                                tmp_path):
+    server, env, _ = setup
+    units = tmp_path / "units.toml"
+    good = units.read_text(encoding="utf-8").split('recipient = "')[1][:62]
+    bad = good[:-1] + ("q" if good[-1] != "q" else "p")  # the pattern holds, the checksum not
+    units.write_text(units.read_text(encoding="utf-8").replace(good, bad), encoding="utf-8")
+    before = server.search(LAYOUT.base_dn)
+    result = run_cli(["reconcile"], env("it-centre"))
+    assert result.returncode == 2 and "not a valid age X25519 public key" in result.stderr
+    assert server.search(LAYOUT.base_dn) == before
+
+
+def test_a_credentials_directory_that_cannot_be_made_stops_the_run_before_any_change(
+        setup, tmp_path):
+    server, env, _ = setup
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    before = server.search(LAYOUT.base_dn)
+    result = run_cli(["reconcile"], env("it-centre", CONNECTOR_CREDENTIALS__DIR=str(
+        tmp_path / "a-file" / "sealed")))
+    assert result.returncode == 2 and "CONNECTOR_CREDENTIALS__DIR" in result.stderr, \
+        result.stdout + result.stderr
+    assert server.search(LAYOUT.base_dn) == before
+
+
+def test_reset_password_that_cannot_seal_changes_nothing(setup, tmp_path):
+    server, env, _ = setup
+    assert run_cli(["reconcile"], env("it-centre")).returncode == 0
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    before = server.search(LAYOUT.base_dn, attributes=["*", "+"])
+    lines = (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
+    result = run_cli(["reset-password", "TW1"], env("it-centre", CONNECTOR_CREDENTIALS__DIR=str(
+        tmp_path / "a-file" / "sealed")))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert server.search(LAYOUT.base_dn, attributes=["*", "+"]) == before
+    assert (tmp_path / "audit.jsonl").read_text(encoding="utf-8") == lines
+
+
+def test_after_kill_9_during_issuance_every_created_account_gets_a_credential(setup, tmp_path,
+                                                                            officers):
+    """1,500 creates with issuance, cut off by kill -9; one more run: every account the
+    connector created opens with the newest password sealed for it."""
+    import random
+    import signal
+    import time
+
+    server, env, _ = setup
+    many = [row(f"TW{n:05d}") for n in range(1, 1501)]
+    (tmp_path / "roster.csv").write_text(roster_csv(many), encoding="utf-8")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")} | \
+        env("it-centre")
+    process = subprocess.Popen([sys.executable, "-m", "connector", "reconcile"], env=full_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.search(
+            LAYOUT.central_dn, "(uid=TW*)", attributes=["1.1"]).count("dn: ") < 300:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    time.sleep(0.2)
+    again = run_cli(["reconcile", "--json"], env("it-centre"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    newest: dict[str, str] = {}
+    for path in sealed_files(tmp_path):  # run ids sort in time order
+        for employee_id, item in opened(path, officers["TTCNTT"]).items():
+            newest[employee_id] = item["initial_password"]
+    assert set(newest) == {r["employee_id"] for r in many}
+    owed = json.loads(again.stdout)["summary"]["credentials_issued"]
+    assert owed >= 1500 - 300  # the rest, and those the cut-off run left without one
+    for employee_id in random.Random(7).sample(sorted(newest), 60):
+        assert binds(server, f"uid={employee_id},{LAYOUT.central_dn}", newest[employee_id]), \
+            employee_id
+    assert not list((tmp_path / "state").glob("credentials-owed-*.json")) or json.loads(
+        next((tmp_path / "state").glob("credentials-owed-*.json")).read_text()) == []
