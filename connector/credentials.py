@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
+from connector.core.cells import csv_text
 from connector.sources.files import write_atomically
 
 #: no look-alikes: 0/O/o, 1/l/I/i, and no characters a keyboard layout moves about
@@ -52,7 +53,8 @@ def seal(credentials: Sequence[Credential], recipient: str) -> bytes:
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(["employee_id", "full_name", "dn", "initial_password"])
     for item in credentials:
-        writer.writerow([item.employee_id, item.full_name, item.dn, item.password])
+        writer.writerow([csv_text(item.employee_id), csv_text(item.full_name),
+                         csv_text(item.dn), item.password])
     data = text.getvalue().encode("utf-8")
     return bytes(pyrage.encrypt(data, [x25519.Recipient.from_str(recipient)]))
 

@@ -30,6 +30,7 @@ from connector.errors import ConnectorError, ExitCode, Permanent, RunLocked, Tra
 from connector.service.reconcile import DirectoryFactory, RunMemo, new_run_id, reconcile
 from connector.service.runlock import run_lock
 from connector.settings import Settings
+from connector.sources.files import write_atomically
 
 
 def status_path(settings: Settings) -> Path:
@@ -47,11 +48,10 @@ def read_status(settings: Settings) -> dict[str, Any] | None:
 
 
 def _write_status(settings: Settings, data: dict[str, Any]) -> None:
-    path = status_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    """Through a fresh temporary name, mode 0600 (a link planted at a fixed name is
+    never followed, SPEC §15)."""
+    write_atomically(status_path(settings),
+                     json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))
 
 
 class Daemon:

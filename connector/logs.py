@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -60,6 +61,11 @@ def _json_format(_record: Any) -> str:
     return "{extra[_json]}\n"
 
 
+def _private(path: str, flags: int) -> int:
+    """The log file holds personal data: created 0600, its directory 0700 (SPEC §15)."""
+    return os.open(path, flags | os.O_CLOEXEC, 0o600)
+
+
 def setup_logging(
     level: str = "INFO",
     *,
@@ -92,9 +98,10 @@ def setup_logging(
         logger.add(sys.stderr, level=level, format=TEXT_FORMAT, diagnose=False, backtrace=False,
                    colorize=None)
     if file is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(file)), mode=0o700, exist_ok=True)
         logger.add(str(file), level=level, format=_json_format if json_lines else FILE_FORMAT,
                    rotation=rotation, retention=retention, diagnose=False, backtrace=False,
-                   enqueue=True)
+                   enqueue=True, opener=_private)
     logging.basicConfig(handlers=[_Intercept()], level=logging.WARNING, force=True)
     for name in ("ldap3", "apscheduler"):
         logging.getLogger(name).setLevel(logging.DEBUG if level in ("TRACE", "DEBUG")

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from connector.core.cells import csv_text, is_formula
 from connector.core.results import RunResult
 from connector.errors import ConfigError
 from connector.sources.files import write_atomically
@@ -118,22 +119,34 @@ def _csv(table: list[dict[str, Any]]) -> bytes:
     writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore",
                             lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(table)
+    writer.writerows({name: csv_text(value) for name, value in row.items()} for row in table)
     return ("\ufeff" + text.getvalue()).encode("utf-8")
 
 
 def _xlsx(result: RunResult, table: list[dict[str, Any]]) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
+
+    def cells(sheet: Any, values: list[Any]) -> list[Any]:
+        """A value openpyxl would store as a formula is stored as a string cell."""
+        out = []
+        for value in values:
+            if is_formula(value):
+                value = WriteOnlyCell(sheet, value=value)
+                value.data_type = "s"
+            out.append(value)
+        return out
+
     actions = book.create_sheet("actions")
     actions.append(list(COLUMNS))
     for row in table:
-        actions.append([row[c] for c in COLUMNS])
+        actions.append(cells(actions, [row[c] for c in COLUMNS]))
     rejected = book.create_sheet("rejected")
     rejected.append(["line", "employee_id", "reason"])
     for r in result.rejected:
-        rejected.append([r.line, r.employee_id or "", r.reason])
+        rejected.append(cells(rejected, [r.line, r.employee_id or "", r.reason]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

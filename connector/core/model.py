@@ -6,6 +6,7 @@ exhaustively without a server.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -225,6 +226,12 @@ class Layout:
 
     def province_group_dn(self, code: str) -> str:
         return f"{self.province_group.format(code=code)},{self.groups_dn}"
+
+
+#: an employee_id (SPEC §3, §15): ASCII letters, digits, ``.``, ``_``, ``-`` only; slapd
+#: folds look-alikes (a fullwidth ``０``) onto ASCII when it matches ``uid``, so
+#: anything else could name another person's entry
+EMPLOYEE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 def id_key(employee_id: str) -> str:

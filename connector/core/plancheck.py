@@ -10,11 +10,10 @@ says why, without I/O.
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
 from connector.core.actions import PERSON_ATTRIBUTES, Action, Kind
-from connector.core.model import Layout, Scope, dn_key, parent_dn
+from connector.core.model import EMPLOYEE_ID, Layout, Scope, dn_key, parent_dn
 from connector.core.policy import (
     LIFTABLE_CLAUSES,
     Clause,
@@ -31,7 +30,6 @@ APPLICABLE = frozenset({Kind.CREATE, Kind.UPDATE, Kind.LOCK, Kind.RELABEL, Kind.
 WRITABLE = frozenset(PERSON_ATTRIBUTES)
 #: clauses a plan may lock with (6.3 is placed by hand by the IT Centre, never planned)
 PLANNED_CLAUSES = frozenset(Clause) - {Clause.MISUSE}
-EMPLOYEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class Seen(NamedTuple):

@@ -86,8 +86,9 @@ def decode_text(data: bytes, source: str) -> str:
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> Path:
     """Write ``data`` to ``path`` whole or not at all: a temporary file in the same
-    directory with ``mode``, fsync, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    directory with ``mode``, fsync, then rename over the target: never written through
+    an existing path or link (SPEC §15). A missing directory is made 0700."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, mode)

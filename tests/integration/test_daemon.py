@@ -126,15 +126,13 @@ def test_bad_roster_and_tripped_guard_are_logged_and_the_daemon_keeps_going(slap
 
 def test_second_reconcile_during_a_run_waits_or_exits_5_with_no_wait(slapd, tmp_path,
                                                                       daemon_env):
-    from filelock import FileLock
-
-    from connector.service.runlock import lock_path
+    from connector.service.runlock import run_lock
     from connector.settings import load_settings
 
     (tmp_path / "roster.csv").write_text(roster_csv([row("D1")]), encoding="utf-8")
     settings = load_settings(None, state={"dir": str(tmp_path / "state")})
-    held = FileLock(lock_path(settings))
-    held.acquire()
+    held = run_lock(settings, wait=False)
+    held.__enter__()
     try:
         refused = run_cli(["reconcile", "--no-wait"], daemon_env)
         assert refused.returncode == 5 and "in progress" in refused.stderr
@@ -146,7 +144,7 @@ def test_second_reconcile_during_a_run_waits_or_exits_5_with_no_wait(slapd, tmp_
         time.sleep(1.5)
         assert waiting.poll() is None, "reconcile should wait for the lock"
     finally:
-        held.release()
+        held.__exit__(None, None, None)
     waiting.communicate(timeout=30)
     assert waiting.returncode == 0
     assert any(x["employee_id"] == "D1" for x in audit_lines(tmp_path))

@@ -6,9 +6,9 @@ import unicodedata
 
 import pytest
 
-from connector.core.model import Role, Status, UnitType
+from connector.core.model import Role, Scope, Status, UnitType
 from connector.errors import RosterUnreadable
-from connector.sources.roster import parse_roster, read_roster
+from connector.sources.roster import parse_roster, read_roster, settle
 from tests.helpers import roster_csv, row
 
 
@@ -329,3 +329,24 @@ def test_the_table_lists_exactly_the_spec_forms():
     assert COLUMN_NAMES["status"] == ("Trạng thái", "Tình trạng")
     assert VALUES["status"]["sick_leave"] == ("ốm đau dài ngày", "nghỉ ốm")
     assert VALUES["status"]["terminated"] == ("chấm dứt", "nghỉ việc")
+
+
+@pytest.mark.parametrize("employee_id", ["BTE０００２", "ΒΤΕ0002", "TW1é"])
+def test_a_look_alike_employee_id_is_a_rejected_row_that_protects_nothing(employee_id):
+    for scope in (None, "province:BTE"):
+        text = roster_csv([row(employee_id, unit_type="province", unit_code="BTE"),
+                           row("BTE0002", unit_type="province", unit_code="BTE")])
+        data = text.encode("utf-8")
+        result = settle(parse_roster(data, scope=Scope.parse(scope)), frozenset()) if scope \
+            else parse(text)
+        assert [p.employee_id for p in result.people] == ["BTE0002"]
+        assert len(result.rejected) == 1 and "ASCII" in result.rejected[0].reason
+        assert "bte0002" not in result.rejected_keys
+        assert result.complete  # orphans are still locked: nothing else is protected
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u202a", "\u2066", "\u2069"])
+def test_a_name_with_bidirectional_controls_is_rejected(mark):
+    result = parse(roster_csv([row("TW1", f"Nguyễn {mark}nA"), row("TW2")]))
+    assert [p.employee_id for p in result.people] == ["TW2"]
+    assert "bidirectional" in result.rejected[0].reason
