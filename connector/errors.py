@@ -18,6 +18,7 @@
     │   └── DirectoryUnavailable    unreachable / cut off (exit 4); also a DirectoryError
     └── DirectoryError              the server said no (exit 1 per operation)
         ├── NoSuchEntry             the entry (or the base of a search) is not there
+        ├── AssertionFailed         a modify's asserted values were gone: not applied
         ├── EntryExists             an added entry is already there
         ├── ValueExists             an added value is already there
         ├── NoSuchValue             a deleted value is not there
@@ -129,6 +130,10 @@ class ValueExists(DirectoryError):
 
 class NoSuchValue(DirectoryError):
     pass
+
+
+class AssertionFailed(DirectoryError):
+    """The entry no longer held what a modify asserted (RFC 4528): nothing was changed."""
 
 
 class AccessRefused(DirectoryError):

@@ -242,6 +242,24 @@ class DirectoryContract:
         account = only(directory)
         assert (account.locked, account.lock_clause, account.lock_lost) == (True, "6.3", False)
 
+    def test_a_restore_whose_record_was_lifted_meanwhile_puts_back_nothing(self, make):
+        directory = make()
+        dn = f"uid=T1,{CENTRAL}"
+        apply(directory, create("T1"))
+        apply(directory, lock("T1", clause="6.2.3", reason="violation"))
+        self.drop_lock_attribute(directory, dn)
+        planned = only(directory).lock_values  # the run sees the record, plans a restore
+        apply(directory, lock("T1", reason="returned", kind=Kind.UNLOCK, lock_values=planned))
+        (outcome,) = apply(directory, lock("T1", clause="6.2.3", reason="violation",
+                                           restore=True, lock_values=planned))
+        assert not outcome.ok and "not put back" in (outcome.error or "")
+        assert not only(directory).locked
+        apply(directory, lock("T1"))  # with the record still there, a restore works
+        self.drop_lock_attribute(directory, dn)
+        (outcome,) = apply(directory, lock("T1", restore=True,
+                                           lock_values=only(directory).lock_values))
+        assert outcome.ok and only(directory).locked and not only(directory).lock_lost
+
     def test_a_relabel_whose_record_changed_meanwhile_fails(self, make):
         directory = make()
         apply(directory, create("T1"))

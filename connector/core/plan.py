@@ -377,7 +377,7 @@ def lock_actions(account: Account, wanted: LockReason, note: str | None = None) 
 def restore_action(account: Account) -> Action:
     return Action(Kind.LOCK, account.dn, account.lock_reason or "unknown",
                   employee_id=account.employee_id, clause=account.lock_clause,
-                  note=NOTE_LOCK_LOST, restore=True)
+                  note=NOTE_LOCK_LOST, restore=True, lock_values=account.lock_values)
 
 
 def _join(*notes: str | None) -> str:

@@ -31,6 +31,7 @@ from connector.core.policy import managed_containers, write_refusal
 from connector.core.results import Outcome
 from connector.directory.apply import apply_in_phases
 from connector.errors import (
+    AssertionFailed,
     DirectoryError,
     EntryExists,
     NoSuchEntry,
@@ -89,9 +90,12 @@ class Directory(ABC):
         """RFC 3062 Password Modify of ``dn`` to ``password`` (the server hashes it)."""
 
     @abstractmethod
-    def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
+    def _modify(self, dn: str, mods: Sequence[Modification],
+                asserted: Sequence[str] = ()) -> None:
         """Change one entry; ValueExists / NoSuchValue when an add or delete meets the
-        value (or its absence) already there."""
+        value (or its absence) already there. ``asserted``: ``description`` values the
+        entry must still hold for the change to be made (RFC 4528), else
+        AssertionFailed and nothing changed."""
 
     @abstractmethod
     def _move(self, dn: str, new_parent: str) -> None:
@@ -324,7 +328,14 @@ class Directory(ABC):
                 # delivered exactly this entry: the create is done, not failed
             return
         try:
-            self._modify(action.dn, modifications(action, self.actor, generalized_now()))
+            # a restore leaves the record as it is, so it asserts the record instead:
+            # lifted meanwhile, no lock without a reason is put back
+            self._modify(action.dn, modifications(action, self.actor, generalized_now()),
+                         action.lock_values if action.restore else ())
+        except AssertionFailed:
+            raise DirectoryError(
+                f"{action.kind} {action.dn}: its lock record changed since it was read "
+                "(lifted meanwhile): the lock was not put back") from None
         except (ValueExists, NoSuchValue):
             if action.kind in LOCK_KINDS and not action.restore:
                 raise DirectoryError(

@@ -25,6 +25,7 @@ from connector.directory import wire
 from connector.directory.base import Directory, Modification, RawEntry, SearchScope
 from connector.errors import (
     AccessRefused,
+    AssertionFailed,
     ConfigError,
     DirectoryError,
     DirectoryUnavailable,
@@ -70,6 +71,8 @@ def _ldap_errors(what: str) -> Iterator[None]:
         raise ValueExists(f"{what}: attributeOrValueExists") from None
     except lx.LDAPNoSuchAttributeResult:
         raise NoSuchValue(f"{what}: noSuchAttribute") from None
+    except lx.LDAPAssertionFailedResult:
+        raise AssertionFailed(f"{what}: assertionFailed") from None
     except lx.LDAPInsufficientAccessRightsResult as exc:
         raise AccessRefused(f"{what}: {describe(exc)}") from None
     except (lx.LDAPOperationResult, *USAGE_ERRORS) as exc:
@@ -301,16 +304,20 @@ class LdapDirectory(Directory):
         with _ldap_errors(f"move {dn}"):
             self._conn().modify_dn(dn, dn.split(",", 1)[0], new_superior=new_parent)
 
-    def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
+    def _modify(self, dn: str, mods: Sequence[Modification],
+                asserted: Sequence[str] = ()) -> None:
         conn = self._conn()
         with _ldap_errors(f"modify {dn}"):
             if self.fast:
-                wire.send_modify(conn, dn, mods)
+                wire.send_modify(conn, dn, mods, wire.assertion_control(
+                    "description", asserted) if asserted else b"")
             else:
                 changes: dict[str, list[tuple[int, list[str]]]] = {}
                 for op, name, values in mods:
                     changes.setdefault(name, []).append((OPERATIONS[op], list(values)))
-                conn.modify(dn, changes)
+                controls = [(wire.ASSERTION_OID, True, wire.assertion_filter(
+                    "description", asserted))] if asserted else None
+                conn.modify(dn, changes, controls=controls)
 
     def _password_modify(self, dn: str, password: str) -> None:
         conn = self._conn()

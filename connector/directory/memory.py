@@ -15,6 +15,7 @@ from connector.core.model import Layout, Scope, dn_key, parent_dn
 from connector.core.policy import write_refusal
 from connector.directory.base import Directory, Modification, RawEntry, SearchScope
 from connector.errors import (
+    AssertionFailed,
     DirectoryError,
     EntryExists,
     NoSuchEntry,
@@ -99,11 +100,16 @@ class MemoryDirectory(Directory):
         self.writes += 1
         self.put(dn, {**values, "userPassword": [f"{{TWIN}}{len(password)}"]})
 
-    def _modify(self, dn: str, mods: Sequence[Modification]) -> None:
+    def _modify(self, dn: str, mods: Sequence[Modification],
+                asserted: Sequence[str] = ()) -> None:
         self._maybe_fail(dn)
         values = self.get(dn)
         if values is None:
             raise NoSuchEntry(f"modify {dn}: noSuchObject")
+        held = {dn_key(v) for k, vals in values.items() if k.lower() == "description"
+                for v in vals}
+        if any(dn_key(v) not in held for v in asserted):
+            raise AssertionFailed(f"modify {dn}: assertionFailed")
         changed = {name: list(vals) for name, vals in values.items()}
         for op, name, new in mods:
             key = next((k for k in changed if k.lower() == name.lower()), name)

@@ -88,13 +88,27 @@ def send_add(conn: Any, dn: str, attributes: Mapping[str, Sequence[str]]) -> Non
     send_encoded(conn, add_request(dn, attributes), request)
 
 
-def send_modify(conn: Any, dn: str,
-                mods: Sequence[tuple[str, str, Sequence[str | bytes]]]) -> None:
+def send_modify(conn: Any, dn: str, mods: Sequence[tuple[str, str, Sequence[str | bytes]]],
+                controls: bytes = b"") -> None:
     request = {"type": "modifyRequest", "entry": dn, "changes": mods, "controls": None}
-    send_encoded(conn, modify_request(dn, mods), request)
+    send_encoded(conn, modify_request(dn, mods), request, controls)
 
 
-def send_encoded(conn: Any, operation: bytes, request: dict[str, Any]) -> None:
+def assertion_filter(attribute: str, values: Sequence[str]) -> bytes:
+    """``(&(attribute=v1)(attribute=v2)…)``: every value still on the entry."""
+    clauses = b"".join(equality(attribute, value) for value in values)
+    return clauses if len(values) == 1 else tlv(FILTER_AND, clauses)
+
+
+def assertion_control(attribute: str, values: Sequence[str]) -> bytes:
+    """The Assertion control (RFC 4528), critical: slapd applies the operation only if
+    the entry matches, else answers assertionFailed (122) and changes nothing."""
+    return tlv(SEQUENCE, octets(ASSERTION_OID) + BOOLEAN_TRUE
+               + octets(assertion_filter(attribute, values)))
+
+
+def send_encoded(conn: Any, operation: bytes, request: dict[str, Any],
+                 controls: bytes = b"") -> None:
     """Send an encoded request on an ldap3 connection's socket and read its one result
     there. A result other than success raises ldap3's exception for that code (the
     adapter maps those as it maps ldap3's own); a connection ldap3 has already torn
@@ -107,7 +121,7 @@ def send_encoded(conn: Any, operation: bytes, request: dict[str, Any]) -> None:
 
     with conn.connection_lock:
         conn.request = request
-        sock, message_id = _send(conn, operation)
+        sock, message_id = _send(conn, operation, controls)
         data, start = _one_message(sock, message_id)
     code, text = _result(data, start)
     if code != 0:
@@ -202,6 +216,7 @@ FILTER_GREATER_OR_EQUAL = 0xA5
 FILTER_PRESENT = 0x87  # [7] primitive
 BOOLEAN_TRUE = b"\x01\x01\xff"
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+ASSERTION_OID = "1.3.6.1.1.12"
 SCOPE_CODES = {"base": 0, "one": 1, "sub": 2}
 
 
