@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash .ci/install
-exec python3 -m connector.demo "$@"
+exec python3 -m connector.app.demo "$@"

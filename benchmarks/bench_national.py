@@ -325,7 +325,7 @@ def main() -> int:
     # PYTHONDONTWRITEBYTECODE set, each start would compile the package again
     package = Path(__file__).resolve().parent.parent / "connector"
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
-    startup = min(timed([sys.executable, "-c", "import connector.cli, connector.service."
+    startup = min(timed([sys.executable, "-c", "import connector.app.cli, connector.service."
                          "reconcile, connector.directory.ldap, ldap3"]) for _ in range(3))
     bare = min(timed([sys.executable, "-c", "pass"]) for _ in range(3))
     FLOOR[0] = min(timed([sys.executable, "-c", "import " + ", ".join(CHOSEN)])

@@ -104,7 +104,7 @@ def main() -> int:
         noop, out = timed([*connector, "--json"], env)
         noop_report = json.loads(out)
         assert noop_report["actions"] == [], "the second run was not a no-op"
-        startup, _ = timed([sys.executable, "-c", "import connector.cli, "
+        startup, _ = timed([sys.executable, "-c", "import connector.app.cli, "
                             "connector.service.reconcile, connector.directory.ldap, ldap3"])
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 

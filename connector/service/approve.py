@@ -18,7 +18,6 @@ from typing import Any
 
 from loguru import logger
 
-from connector.audit import AuditLog, now_iso, plan_trail
 from connector.core.actions import Action, Kind, Plan, UnitCount
 from connector.core.guard import check_guard
 from connector.core.model import Account, Snapshot, dn_key
@@ -27,7 +26,16 @@ from connector.core.policy import managed_containers
 from connector.core.results import Outcome, RunResult
 from connector.directory.base import Directory
 from connector.errors import ConfigError, ExitCode, SafetyAbort
-from connector.planfile import FORMAT, Expect, PlanFile, digest, plan_bytes, read_plan, write_plan
+from connector.outputs.audit import AuditLog, now_iso, plan_trail
+from connector.outputs.planfile import (
+    FORMAT,
+    Expect,
+    PlanFile,
+    digest,
+    plan_bytes,
+    read_plan,
+    write_plan,
+)
 from connector.service.journal import journal, recover
 from connector.settings import Settings
 

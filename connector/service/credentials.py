@@ -20,16 +20,16 @@ from pathlib import Path
 
 from loguru import logger
 
-from connector.audit import AuditLog
 from connector.core.actions import Action, Kind
 from connector.core.model import dn_key
 from connector.core.policy import managed_containers
 from connector.core.units import Units
-from connector.credentials import Credential, new_password, write_sealed
 from connector.directory.base import Directory
 from connector.errors import ConfigError, DirectoryError, NotFound, PermissionRefused
+from connector.outputs.audit import AuditLog
+from connector.outputs.files import write_atomically
+from connector.outputs.sealed import Credential, new_password, write_sealed
 from connector.settings import Settings
-from connector.sources.files import write_atomically
 
 ISSUED = "credential: issued"
 

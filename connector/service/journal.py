@@ -24,12 +24,12 @@ from typing import Any
 
 from loguru import logger
 
-from connector.audit import AuditLog
 from connector.core.actions import Action, Kind
 from connector.core.model import dn_key, parent_dn
 from connector.core.reached import reached
 from connector.directory.base import Directory
 from connector.errors import ConfigError
+from connector.outputs.audit import AuditLog
 from connector.service.credentials import add_owed
 from connector.settings import Settings
 

@@ -6,7 +6,6 @@ province may lock and unlock its own staff for the other reasons.
 
 from __future__ import annotations
 
-from connector.audit import AuditLog
 from connector.core.actions import Action, Kind
 from connector.core.model import Account, Scope
 from connector.core.plan import lock_actions
@@ -21,6 +20,7 @@ from connector.core.policy import (
 from connector.core.results import ManualResult, Outcome
 from connector.directory.base import Directory
 from connector.errors import ConfigError, NotFound, PermissionRefused
+from connector.outputs.audit import AuditLog
 from connector.service.journal import journal, recover
 from connector.service.reconcile import new_run_id
 from connector.settings import Settings

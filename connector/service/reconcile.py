@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from connector.audit import AuditLog
 from connector.core.actions import Action, Plan
 from connector.core.guard import check_guard
 from connector.core.model import Scope, Snapshot
@@ -33,6 +32,7 @@ from connector.errors import (
     ExitCode,
     SafetyAbort,
 )
+from connector.outputs.audit import AuditLog
 from connector.service.approve import pending_path, plan_document, save_plan
 from connector.service.credentials import Issuer
 from connector.service.journal import journal, recover

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
-from connector.audit import AuditLog
 from connector.core.actions import Action, Kind
 from connector.core.model import Layout, dn_key
 from connector.core.policy import Reason
@@ -23,6 +22,7 @@ from connector.core.results import Outcome
 from connector.core.units import Units
 from connector.directory.base import Directory
 from connector.errors import DirectoryError, DirectoryUnavailable, NoSuchValue, ValueExists
+from connector.outputs.audit import AuditLog
 from connector.service.bootstrap import BootstrapResult, bootstrap
 from connector.service.reconcile import new_run_id
 from connector.settings import Settings

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from connector.errors import RosterUnreadable
@@ -82,22 +81,3 @@ def decode_text(data: bytes, source: str) -> str:
             f"{source} is not UTF-8 (invalid byte at offset {exc.start}, line {line}; "
             "a name pasted from a cp1258 or latin-1 file does this)"
         ) from None
-
-
-def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> Path:
-    """Write ``data`` to ``path`` whole or not at all: a temporary file in the same
-    directory with ``mode``, fsync, then rename over the target: never written through
-    an existing path or link (SPEC §15). A missing directory is made 0700."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.planfile import digest, plan_bytes
+from connector.outputs.planfile import digest, plan_bytes
 from connector.testing.delegation import Identity, install_delegation
 from connector.testing.slapd import SlapdServer, sample_units
 from tests.conftest import connector_env
@@ -530,7 +530,7 @@ def test_a_link_planted_in_the_state_directory_is_never_followed(delegated, tmp_
 
 
 def test_the_daemon_s_status_is_written_through_a_fresh_name(tmp_path):
-    from connector.daemon import _write_status, status_path
+    from connector.app.daemon import _write_status, status_path
     from connector.settings import load_settings
 
     settings = load_settings(None, state={"dir": str(tmp_path / "state")})

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from connector.report import COLUMNS, write_report
+from connector.outputs.report import COLUMNS, write_report
 from connector.service.reconcile import reconcile
 from tests.helpers import row
 from tests.unit.test_service import make_settings, memory, write

@@ -9,8 +9,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.audit import AuditLog, now_iso
 from connector.core.actions import Action, Kind
+from connector.outputs.audit import AuditLog, now_iso
 
 texts = st.text(max_size=12)  # every code point: quotes, backslashes, controls, Vietnamese
 optional = st.none() | texts

@@ -9,8 +9,8 @@ import pytest
 from pyrage import x25519
 
 from connector.core.units import parse_units
-from connector.credentials import ALPHABET, Credential, new_password, seal, write_sealed
 from connector.errors import UnitsError
+from connector.outputs.sealed import ALPHABET, Credential, new_password, seal, write_sealed
 
 
 def test_passwords_are_long_random_and_free_of_look_alikes():

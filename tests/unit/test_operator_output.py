@@ -6,8 +6,8 @@ import json
 
 from loguru import logger
 
-from connector.logs import setup_logging
-from connector.render import status_report
+from connector.app.logs import setup_logging
+from connector.core.render import status_report
 
 
 def test_json_logs_are_one_flat_object_per_line_with_the_run_and_scope(capsys):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from connector.core.actions import Action, Held, Kind, Plan
 from connector.core.model import Rejected
+from connector.core.render import action_table, run_report
 from connector.core.results import RunResult
-from connector.render import action_table, run_report
 from connector.sources.roster import RosterResult
 from tests.helpers import LAYOUT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from connector.daemon import Daemon, read_status, status_path
+from connector.app.daemon import Daemon, read_status, status_path
 from connector.settings import load_settings
 
 

@@ -19,10 +19,10 @@ import click
 from loguru import logger
 
 from connector import __version__
+from connector.app.logs import setup_logging
+from connector.app.progress import ApplyProgress
 from connector.core.results import Encoded
 from connector.errors import EXIT_CODES_HELP, ConfigError, ConnectorError, ExitCode
-from connector.logs import setup_logging
-from connector.progress import ApplyProgress
 from connector.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -434,7 +434,7 @@ def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
       CONNECTOR_SCHEDULE__INTERVAL_SECONDS=300 connector daemon
       connector daemon --once
     """
-    from connector.daemon import run_daemon
+    from connector.app.daemon import run_daemon
 
     gc.enable()  # a long-lived process collects its cycles (each run pauses it itself)
     settings = _settings(ctx, config)
@@ -450,7 +450,7 @@ def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
     """Show the daemon's last run (from its status file)."""
-    from connector.daemon import read_status
+    from connector.app.daemon import read_status
 
     settings = _settings(ctx, config)
     data = read_status(settings)
@@ -460,13 +460,13 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    from connector.render import status_report
+    from connector.core.render import status_report
 
     click.echo(status_report(data, settings.state.dir))
 
 
 def _write_report(result: Any, path: Path, settings: Settings) -> None:
-    from connector.report import write_report
+    from connector.outputs.report import write_report
 
     written = write_report(result, path, settings.report.language)
     click.echo(f"report written to {written}", err=True)
@@ -475,7 +475,7 @@ def _write_report(result: Any, path: Path, settings: Settings) -> None:
 def _show_run(result: Any, settings: Settings, report: Path | None, as_json: bool,
               notes: Sequence[str] = ()) -> None:
     """A run's report file, then its JSON document or its text (and ``notes``)."""
-    from connector.render import run_report
+    from connector.core.render import run_report
 
     if report is not None:
         _write_report(result, report, settings)

@@ -19,7 +19,7 @@ from typing import Any
 from connector.core.cells import csv_text, is_formula
 from connector.core.results import RunResult
 from connector.errors import ConfigError
-from connector.sources.files import write_atomically
+from connector.outputs.files import write_atomically
 
 COLUMNS = ("run_id", "action", "employee_id", "full_name", "unit_type", "unit_code", "dn",
            "reason", "clause", "outcome", "error")

@@ -27,10 +27,10 @@ from loguru import logger
 
 from connector.core.results import RunResult
 from connector.errors import ConnectorError, ExitCode, Permanent, RunLocked, Transient
+from connector.outputs.files import write_atomically
 from connector.service.reconcile import DirectoryFactory, RunMemo, new_run_id, reconcile
 from connector.service.runlock import run_lock
 from connector.settings import Settings
-from connector.sources.files import write_atomically
 
 
 def status_path(settings: Settings) -> Path:
@@ -67,7 +67,7 @@ class Daemon:
         #: set by ``serve``: schedule one early retry after a cut-off run
         self.retry: Callable[[], None] | None = None
         if settings.metrics.port:
-            from connector.metrics import Metrics
+            from connector.app.metrics import Metrics
 
             self.metrics = Metrics()
             self.metrics.serve(settings.metrics.port, settings.metrics.address)

@@ -1,6 +1,6 @@
 """The quick-start demo: a throwaway OpenLDAP, the sample roster, two connectors.
 
-``python -m connector.demo`` (or ``bash demo.sh``, which installs slapd first):
+``python -m connector.app.demo`` (or ``bash demo.sh``, which installs slapd first):
 starts a local slapd on a free loopback port with the ppolicy overlay, builds
 the SPEC §2 tree with ``connector bootstrap``, installs the delegation ACLs,
 then runs the IT Centre's connector and Bến Tre's connector side by side on

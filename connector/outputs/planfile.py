@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from connector.core.actions import Action, Kind
 from connector.core.plancheck import Seen
 from connector.errors import ConfigError
-from connector.sources.files import write_atomically
+from connector.outputs.files import write_atomically
 
 FORMAT = "connector-plan/1"
 

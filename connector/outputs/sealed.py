@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from connector.core.cells import csv_text
-from connector.sources.files import write_atomically
+from connector.outputs.files import write_atomically
 
 #: no look-alikes: 0/O/o, 1/l/I/i, and no characters a keyboard layout moves about
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
