@@ -1,6 +1,6 @@
 """``python -m connector`` is the same as the ``connector`` console script."""
 
-from connector.app.cli import main
+from connector.app.entry import main
 
 if __name__ == "__main__":
     main()

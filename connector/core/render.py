@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connector.core.actions import Action, Kind, Plan
-from connector.core.results import RunResult
+from connector.core.results import BootstrapResult, ManualResult, ReorganizeResult, RunResult
 
 SHOW_REJECTED = 20
 SHOW_ACTIONS_APPLY = 50
@@ -145,4 +145,42 @@ def status_report(data: Mapping[str, Any], where: object) -> str:
             + f"; {summary.get('duration_seconds', 0)} s")
     if data.get("last_error"):
         lines.append(f"  error          {data['last_error']}")
+    return "\n".join(lines)
+
+
+def manual_text(result: ManualResult) -> str:
+    """``connector lock`` / ``unlock``: each change and its outcome, then the verdict."""
+    lines = []
+    for outcome in result.outcomes:
+        action = outcome.action
+        state = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+        lines.append(f"{action.kind.value} {action.dn} ({action.reason}, clause "
+                     f"{action.clause or '-'}): {state}")
+    lines.append(result.message if result.exit_code == 0 else "some operations failed")
+    return "\n".join(lines)
+
+
+def bootstrap_text(result: BootstrapResult) -> str:
+    lines = [f"would create {dn}" for dn in result.planned]
+    lines += [f"created {dn}" for dn in result.created]
+    lines += [f"FAILED {dn}: {error}" for dn, error in result.failed]
+    if not result.created and not result.planned and not result.failed:
+        lines.append(f"nothing to do: all {len(result.existing)} entries exist")
+    else:
+        lines.append(f"{len(result.created)} created, {len(result.planned)} to create, "
+                     f"{len(result.existing)} already there, {len(result.failed)} failed")
+    return "\n".join(lines)
+
+
+def reorganize_text(result: ReorganizeResult) -> str:
+    dry_run = result.dry_run
+    lines = [f"{'would create' if dry_run else 'created'} {dn}"
+             for dn in result.tree.created or result.tree.planned]
+    for outcome in result.moves:
+        state = "" if outcome.ok else f": FAILED {outcome.error}"
+        lines.append(f"{'would move' if dry_run else 'moved'} {outcome.action.from_dn} -> "
+                     f"{outcome.action.dn}{state}")
+    lines += [f"{'would empty' if dry_run else 'emptied (kept)'} {dn}" for dn in result.emptied]
+    lines.append(f"{len(result.moves)} account(s) {'to move' if dry_run else 'moved'}, "
+                 f"{len(result.failed)} failed" if result.moves else "nothing to move")
     return "\n".join(lines)

@@ -185,3 +185,34 @@ class ManualResult:
     @property
     def exit_code(self) -> int:
         return 1 if any(not o.ok for o in self.outcomes) else 0
+
+
+@dataclass
+class BootstrapResult:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    planned: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ReorganizeResult:
+    run_id: str
+    dry_run: bool
+    tree: BootstrapResult
+    moves: list[Outcome] = field(default_factory=list)
+    emptied: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.moves if not o.ok]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "created": self.tree.created or self.tree.planned,
+            "moves": [{**o.action.to_dict(), "outcome": "planned" if self.dry_run else
+                       ("ok" if o.ok else "failed"), "error": o.error} for o in self.moves],
+            "emptied": self.emptied,
+        }

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from connector.core.model import Layout
+from connector.core.results import BootstrapResult
 from connector.core.tree import Entry, tree_entries
 from connector.core.units import Units
 from connector.directory.base import Directory
 from connector.errors import DirectoryError, DirectoryUnavailable
-
-
-@dataclass
-class BootstrapResult:
-    created: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    planned: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def bootstrap(directory: Directory, layout: Layout, units: Units, *,

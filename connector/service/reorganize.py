@@ -13,42 +13,18 @@ old OUs are reported and kept (nothing is deleted). Each move is audited as
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 
 from connector.core.actions import Action, Kind
 from connector.core.model import Layout, dn_key
 from connector.core.policy import Reason
-from connector.core.results import Outcome
+from connector.core.results import Outcome, ReorganizeResult
 from connector.core.units import Units
 from connector.directory.base import Directory
 from connector.errors import DirectoryError, DirectoryUnavailable, NoSuchValue, ValueExists
 from connector.outputs.audit import AuditLog
-from connector.service.bootstrap import BootstrapResult, bootstrap
+from connector.service.bootstrap import bootstrap
 from connector.service.reconcile import new_run_id
 from connector.settings import Settings
-
-
-@dataclass
-class ReorganizeResult:
-    run_id: str
-    dry_run: bool
-    tree: BootstrapResult
-    moves: list[Outcome] = field(default_factory=list)
-    emptied: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.moves if not o.ok]
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "dry_run": self.dry_run,
-            "created": self.tree.created or self.tree.planned,
-            "moves": [{**o.action.to_dict(), "outcome": "planned" if self.dry_run else
-                       ("ok" if o.ok else "failed"), "error": o.error} for o in self.moves],
-            "emptied": self.emptied,
-        }
 
 
 def planned_moves(directory: Directory, layout: Layout,
