@@ -76,7 +76,7 @@ def reset_password_command(ctx: click.Context, config: Path | None, employee_id:
       age -d -i officer.key <state>/credentials/<run_id>-BTE.csv.age
     """
     from connector.service.credentials import reset_password
-    from connector.service.reconcile import new_run_id
+    from connector.service.runid import new_run_id
     from connector.sources.units import load_units
 
     settings = load(ctx, config, scope=scope)

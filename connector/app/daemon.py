@@ -28,7 +28,7 @@ from loguru import logger
 from connector.core.results import RunResult
 from connector.errors import ConnectorError, ExitCode, Permanent, RunLocked, Transient
 from connector.outputs.files import write_atomically
-from connector.service.reconcile import DirectoryFactory, RunMemo, new_run_id, reconcile
+from connector.service.reconcile import DirectoryFactory, Request, RunMemo, new_run_id, reconcile
 from connector.service.runlock import run_lock
 from connector.settings import Settings
 
@@ -84,8 +84,8 @@ class Daemon:
         error: str | None = None
         try:
             with run_lock(self.settings, wait=False):
-                result = reconcile(self.settings, self.connect, stop=self.stop, run_id=run_id,
-                                   memo=self.memo)
+                result = reconcile(self.settings, self.connect,
+                                   Request(run_id=run_id), stop=self.stop, memo=self.memo)
             code = result.exit_code
             error = result.error
             if code == ExitCode.UNAVAILABLE:

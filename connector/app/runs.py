@@ -57,16 +57,18 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
       connector reconcile --only BTE0042 --only BTE0043
       connector reconcile --dry-run --plan-out plan.json   # then: connector apply plan.json
     """
+    from connector.service.reconcile import Request
     from connector.service.reconcile import reconcile as run
     from connector.service.runlock import run_lock
 
     ctx.meta["json"] = as_json
     settings = load(ctx, config, scope=scope,
-                         units={"path": str(units_path)} if units_path else None)
+                    units={"path": str(units_path)} if units_path else None)
     with run_lock(settings, wait=not no_wait), ApplyProgress(as_json) as progress:
-        result = run(settings, lambda: connect(settings), dry_run=dry_run,
-                     allow_mass_lock=allow_mass_lock, roster_path=roster, progress=progress,
-                     only=only, plan_out=plan_out)
+        result = run(settings, lambda: connect(settings),
+                     Request(dry_run=dry_run, allow_mass_lock=allow_mass_lock,
+                             roster_path=roster, only=only, plan_out=plan_out),
+                     progress=progress)
     show_run(result, settings, report, as_json)
     ctx.exit(result.exit_code)
 
@@ -99,7 +101,7 @@ def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_j
       connector apply state/pending-province-BTE-<plan_id>.json --allow-mass-lock
     """
     from connector.service.approve import apply_plan
-    from connector.service.reconcile import new_run_id
+    from connector.service.runid import new_run_id
     from connector.service.runlock import run_lock
 
     ctx.meta["json"] = as_json

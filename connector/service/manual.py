@@ -22,7 +22,7 @@ from connector.directory.base import Directory
 from connector.errors import ConfigError, NotFound, PermissionRefused
 from connector.outputs.audit import AuditLog
 from connector.service.journal import journal, recover
-from connector.service.reconcile import new_run_id
+from connector.service.runid import new_run_id
 from connector.settings import Settings
 
 

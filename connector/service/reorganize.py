@@ -23,7 +23,7 @@ from connector.directory.base import Directory
 from connector.errors import DirectoryError, DirectoryUnavailable, NoSuchValue, ValueExists
 from connector.outputs.audit import AuditLog
 from connector.service.bootstrap import bootstrap
-from connector.service.reconcile import new_run_id
+from connector.service.runid import new_run_id
 from connector.settings import Settings
 
 

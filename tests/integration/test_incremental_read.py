@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from connector.core.model import Scope
 from connector.directory.ldap import LdapDirectory
-from connector.service.reconcile import RunMemo, reconcile
+from connector.service.reconcile import Request, RunMemo, reconcile
 from connector.settings import load_settings
 from connector.testing.delegation import install_delegation
 from connector.testing.slapd import SYNCPROV_LDIF, SlapdServer, _tool, sample_units
@@ -191,8 +191,9 @@ def _settings(server, identity, tmp_path, every: int = 12):  # type: ignore[no-u
 def _run(settings, roster, memo, dry_run=False):  # type: ignore[no-untyped-def]
     def connect() -> LdapDirectory:
         return LdapDirectory(settings.ldap, settings.layout_value, IT)
-    return reconcile(settings, connect, roster_path=roster, memo=memo,
-                     today=dt.date(2026, 12, 1), dry_run=dry_run)
+    return reconcile(settings, connect,
+                     Request(roster_path=roster, today=dt.date(2026, 12, 1), dry_run=dry_run),
+                     memo=memo)
 
 
 def test_the_daemon_reads_changes_only_and_in_full_every_nth_run(tmp_path):

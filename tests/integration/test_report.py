@@ -16,7 +16,7 @@ import pytest
 from openpyxl import load_workbook
 
 from connector.outputs.report import COLUMNS, write_report
-from connector.service.reconcile import reconcile
+from connector.service.reconcile import Request, reconcile
 from tests.helpers import row
 from tests.unit.test_service import make_settings, memory, write
 
@@ -49,7 +49,7 @@ def browse(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def result(tmp_path):
     directory = memory()
     roster = write(tmp_path, PEOPLE)
-    run = reconcile(make_settings(tmp_path), lambda: directory, roster_path=roster)
+    run = reconcile(make_settings(tmp_path), lambda: directory, Request(roster_path=roster))
     assert run.plan is not None and len(run.plan.actions) == 5  # 4 creates, 1 group_add
     return run
 

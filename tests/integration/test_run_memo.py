@@ -16,7 +16,7 @@ import pytest
 
 from connector.core.model import Scope
 from connector.directory.ldap import LdapDirectory
-from connector.service.reconcile import RunMemo, reconcile
+from connector.service.reconcile import Request, RunMemo, reconcile
 from connector.settings import load_settings
 from connector.testing.delegation import install_delegation
 from connector.testing.slapd import SYNCPROV_LDIF, SlapdServer, sample_units
@@ -54,8 +54,8 @@ def run(settings, roster: Path, memo: RunMemo | None, day: dt.date = DAY,
         dry_run: bool = False):
     def connect() -> LdapDirectory:
         return LdapDirectory(settings.ldap, settings.layout_value, Scope.parse("it-centre"))
-    return reconcile(settings, connect, roster_path=roster, memo=memo, today=day,
-                     dry_run=dry_run)
+    return reconcile(settings, connect,
+                     Request(roster_path=roster, today=day, dry_run=dry_run), memo=memo)
 
 
 def fresh_plan(settings, roster: Path) -> list[dict[str, object]]:

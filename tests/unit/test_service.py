@@ -16,7 +16,7 @@ from connector.core.tree import tree_entries
 from connector.directory.memory import MemoryDirectory
 from connector.errors import DirectoryUnavailable, NotFound, PermissionRefused, RosterUnreadable
 from connector.service.manual import manual_lock, manual_unlock
-from connector.service.reconcile import reconcile
+from connector.service.reconcile import Request, reconcile
 from connector.settings import load_settings
 from connector.sources.roster import parse_roster
 from connector.testing.slapd import sample_units
@@ -47,10 +47,10 @@ def test_second_run_with_nothing_changed_plans_nothing(tmp_path):
     roster = write(tmp_path, [row("TW1"), row("V1", unit_type="vendor", unit_code="VNPT"),
                               row("A1", unit_type="province", unit_code="BTE", role="admin")])
     settings = make_settings(tmp_path)
-    first = reconcile(settings, lambda: directory, roster_path=roster)
+    first = reconcile(settings, lambda: directory, Request(roster_path=roster))
     assert first.exit_code == 0 and first.plan is not None
     assert first.plan.counts()["create"] == 3 and first.plan.counts()["group_add"] == 1
-    second = reconcile(settings, lambda: directory, roster_path=roster)
+    second = reconcile(settings, lambda: directory, Request(roster_path=roster))
     assert second.plan is not None and second.plan.actions == ()
 
 
@@ -58,7 +58,7 @@ def test_dry_run_writes_nothing_but_audits_the_plan(tmp_path):
     directory = memory()
     roster = write(tmp_path, [row("TW1")])
     settings = make_settings(tmp_path)
-    result = reconcile(settings, lambda: directory, roster_path=roster, dry_run=True)
+    result = reconcile(settings, lambda: directory, Request(roster_path=roster, dry_run=True))
     assert directory.writes == 0
     lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [(x["action"], x["dry_run"]) for x in lines] == [("create", True)]
@@ -69,10 +69,10 @@ def test_guard_abort_changes_nothing_and_exits_3(tmp_path):
     directory = memory()
     roster = write(tmp_path, [row(f"U{i}") for i in range(30)])
     settings = make_settings(tmp_path)
-    reconcile(settings, lambda: directory, roster_path=roster)
+    reconcile(settings, lambda: directory, Request(roster_path=roster))
     writes = directory.writes
     shrunk = write(tmp_path, [row("U0")], "shrunk.csv")
-    result = reconcile(settings, lambda: directory, roster_path=shrunk)
+    result = reconcile(settings, lambda: directory, Request(roster_path=shrunk))
     assert result.exit_code == 3 and "MAX_LOCK_RATIO" in (result.error or "")
     assert directory.writes == writes
     assert not (tmp_path / "audit.jsonl").read_text().count('"lock"')
@@ -81,7 +81,7 @@ def test_guard_abort_changes_nothing_and_exits_3(tmp_path):
 def test_empty_roster_exits_3_and_changes_nothing(tmp_path):
     directory = memory()
     settings = make_settings(tmp_path)
-    result = reconcile(settings, lambda: directory, roster_path=write(tmp_path, []))
+    result = reconcile(settings, lambda: directory, Request(roster_path=write(tmp_path, [])))
     assert result.exit_code == 3 and directory.writes == 0
 
 
@@ -90,7 +90,7 @@ def test_unreadable_roster_raises_before_connecting(tmp_path):
         raise AssertionError("must not connect")
 
     with pytest.raises(RosterUnreadable):
-        reconcile(make_settings(tmp_path), connect, roster_path=tmp_path / "missing.csv")
+        reconcile(make_settings(tmp_path), connect, Request(roster_path=tmp_path / "missing.csv"))
 
 
 def test_a_roster_that_cannot_be_used_is_told_before_an_unreachable_directory(tmp_path):
@@ -101,7 +101,7 @@ def test_a_roster_that_cannot_be_used_is_told_before_an_unreachable_directory(tm
     bad = tmp_path / "roster.csv"
     bad.write_text("employee_id,employee_id\nTW1,TW1\n", encoding="utf-8")
     with pytest.raises(RosterUnreadable, match="duplicate header"):
-        reconcile(make_settings(tmp_path), connect, roster_path=bad)
+        reconcile(make_settings(tmp_path), connect, Request(roster_path=bad))
 
 
 def test_a_roster_found_unusable_while_the_directory_is_read_writes_nothing(tmp_path):
@@ -111,7 +111,7 @@ def test_a_roster_found_unusable_while_the_directory_is_read_writes_nothing(tmp_
     bad = tmp_path / "roster.csv"
     bad.write_text("employee_id,employee_id\nTW1,TW1\n", encoding="utf-8")
     with pytest.raises(RosterUnreadable, match="duplicate header"):
-        reconcile(make_settings(tmp_path), lambda: directory, roster_path=bad)
+        reconcile(make_settings(tmp_path), lambda: directory, Request(roster_path=bad))
     assert directory.writes == 0 and closed == [True]
     assert not (tmp_path / "audit.jsonl").exists()
 
@@ -120,7 +120,7 @@ def test_failed_operation_is_recorded_and_the_run_goes_on_with_exit_1(tmp_path):
     directory = memory()
     directory.fail[f"uid=tw1,{LAYOUT.central_dn}".lower()] = "insufficientAccessRights"
     roster = write(tmp_path, [row("TW1"), row("TW2")])
-    result = reconcile(make_settings(tmp_path), lambda: directory, roster_path=roster)
+    result = reconcile(make_settings(tmp_path), lambda: directory, Request(roster_path=roster))
     assert result.exit_code == 1
     assert [o.action.employee_id for o in result.failed] == ["TW1"]
     assert directory.exists(f"uid=TW2,{LAYOUT.central_dn}")
@@ -132,9 +132,10 @@ def test_failed_operation_is_recorded_and_the_run_goes_on_with_exit_1(tmp_path):
 def test_rejected_rows_give_exit_1_and_leave_their_accounts(tmp_path):
     directory = memory()
     settings = make_settings(tmp_path)
-    reconcile(settings, lambda: directory, roster_path=write(tmp_path, [row("TW1"), row("TW2")]))
+    reconcile(settings, lambda: directory,
+              Request(roster_path=write(tmp_path, [row("TW1"), row("TW2")])))
     bad = write(tmp_path, [row("TW1", status="typo"), row("TW2")], "bad.csv")
-    result = reconcile(settings, lambda: directory, roster_path=bad)
+    result = reconcile(settings, lambda: directory, Request(roster_path=bad))
     assert result.exit_code == 1 and result.plan is not None and result.plan.actions == ()
 
 
@@ -143,14 +144,15 @@ def test_stop_request_ends_the_run_between_operations(tmp_path):
     stop = threading.Event()
     stop.set()
     roster = write(tmp_path, [row("TW1")])
-    result = reconcile(make_settings(tmp_path), lambda: directory, roster_path=roster, stop=stop)
+    result = reconcile(make_settings(tmp_path), lambda: directory, Request(roster_path=roster),
+                       stop=stop)
     assert result.exit_code == 4 and directory.writes == 0
 
 
 def test_every_audit_line_carries_every_field(tmp_path):
     directory = memory()
     reconcile(make_settings(tmp_path), lambda: directory,
-              roster_path=write(tmp_path, [row("TW1")]))
+              Request(roster_path=write(tmp_path, [row("TW1")])))
     (line,) = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
     for name in ("ts", "run_id", "actor", "scope", "action", "employee_id", "dn", "reason",
                  "clause", "dry_run", "outcome", "error"):
@@ -164,8 +166,8 @@ def test_every_audit_line_carries_every_field(tmp_path):
 def test_misuse_lock_is_a_hold_only_the_it_centre_lifts(tmp_path):
     directory = memory()
     settings = make_settings(tmp_path)
-    reconcile(settings, lambda: directory, roster_path=write(
-        tmp_path, [row("B1", unit_type="province", unit_code="BTE")]), allow_mass_lock=True)
+    reconcile(settings, lambda: directory, Request(roster_path=write(
+        tmp_path, [row("B1", unit_type="province", unit_code="BTE")]), allow_mass_lock=True))
     directory.put(f"uid=B1,{LAYOUT.people_dn('BTE')}",
                   {"objectClass": ["inetOrgPerson"], "uid": ["B1"], "cn": ["B"], "sn": ["B"]})
     result = manual_lock(settings, directory, "B1", "misuse", "seen exporting data")
@@ -242,4 +244,4 @@ def test_a_bad_units_file_is_refused_before_the_directory_is_contacted(tmp_path)
         raise AssertionError("connected before the units file was read")
 
     with pytest.raises(UnitsError):
-        reconcile(settings, connect, roster_path=write(tmp_path, [row("TW1")]))
+        reconcile(settings, connect, Request(roster_path=write(tmp_path, [row("TW1")])))
