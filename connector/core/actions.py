@@ -73,6 +73,9 @@ class Action:
     #: lock, relabel, unlock: the ``bhxh-lock:`` values the planner saw on the entry,
     #: removed in the same modify as the change (slapd refuses it if one is gone)
     lock_values: tuple[str, ...] = ()
+    #: an unlock that removes only its ``lock_values`` and leaves the entry locked by the
+    #: records that remain (the IT Centre lifting its 6.3 hold from a province's staff)
+    lift_only: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {

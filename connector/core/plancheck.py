@@ -17,7 +17,9 @@ from connector.core.model import EMPLOYEE_ID, Layout, Scope, dn_key, parent_dn
 from connector.core.policy import (
     LIFTABLE_CLAUSES,
     Clause,
+    LockReason,
     in_it_centre_lane,
+    should_relabel,
     unlock_refusal,
     write_refusal,
 )
@@ -97,6 +99,10 @@ def _lock_refusal(action: Action, seen: Seen) -> str | None:
         return "a lock of an entry the planner did not see"
     if action.kind is Kind.RELABEL and not seen.locked:
         return "a relabel of an entry that was not locked"
+    if (action.kind is Kind.RELABEL or seen.lock_values) and not should_relabel(
+            seen.lock_clause, LockReason(action.reason, action.clause), seen.lock_reason):
+        return (f"a plan replaces a lock record only with a stronger one; clause "
+                f"{action.clause} does not outrank {seen.lock_clause or 'an unexplained lock'}")
     return None
 
 

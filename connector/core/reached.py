@@ -23,9 +23,12 @@ def reached(action: Action, account: Account | None,
         return False
     if action.kind is Kind.CREATE:
         return True
-    if action.kind is Kind.UPDATE:
-        return all(account.values.get(name) == value for name, value in action.changes)
+    if action.kind is Kind.UPDATE:  # an update that changes nothing is not evidence
+        return bool(action.changes) and all(account.values.get(name) == value
+                                            for name, value in action.changes)
     if action.kind is Kind.UNLOCK:
+        if not action.lock_values:  # a lock with no record: lifted if no longer locked
+            return not account.locked
         return not set(action.lock_values) & set(account.lock_values)
     if action.restore:
         return account.locked and not account.lock_lost

@@ -390,7 +390,7 @@ def modifications(action: Action, actor: str, now: str) -> list[Modification]:
         mods: list[Modification] = []
         if action.kind is Kind.LOCK:
             mods.append(("replace", "pwdAccountLockedTime", (LOCKED_VALUE,)))
-        elif action.kind is Kind.UNLOCK:
+        elif action.kind is Kind.UNLOCK and not action.lift_only:
             mods.append(("replace", "pwdAccountLockedTime", ()))
         if lock_values:
             mods.append(("delete", "description", tuple(lock_values)))

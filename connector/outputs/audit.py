@@ -236,8 +236,11 @@ class PlanTrail(NamedTuple):
     applied: bool
 
 
-def plan_trail(path: Path, plan_id: str) -> PlanTrail:
-    """One streaming pass over the trail; only lines naming the plan_id are parsed."""
+def plan_trail(path: Path, plan_id: str, scope: str) -> PlanTrail:
+    """One streaming pass over the trail; only lines naming the plan_id are parsed. A
+    digest counts only from a line of the plan's own scope; a plan counts as applied
+    from any real change of that plan_id, made by ``apply`` (``plan_id``) or by the run
+    that wrote it (``run_id``: a ``reconcile --plan-out`` that was not a dry run)."""
     marker = json.dumps(plan_id, ensure_ascii=False)
     digests: dict[str, str] = {}
     applied = False
@@ -250,10 +253,12 @@ def plan_trail(path: Path, plan_id: str) -> PlanTrail:
                     fields = json.loads(line)
                 except ValueError:
                     continue
-                if not isinstance(fields, dict) or fields.get("plan_id") != plan_id:
+                if not isinstance(fields, dict) or plan_id not in (fields.get("plan_id"),
+                                                                 fields.get("run_id")):
                     continue
                 if fields.get("action") == "plan":
-                    digests[str(fields.get("note"))] = str(fields.get("ts"))
+                    if fields.get("plan_id") == plan_id and fields.get("scope") == scope:
+                        digests[str(fields.get("note"))] = str(fields.get("ts"))
                 elif fields.get("dry_run") is False:
                     applied = True
     except FileNotFoundError:

@@ -36,8 +36,10 @@ from connector.outputs.planfile import (
     read_plan,
     write_plan,
 )
+from connector.service.credentials import Issuer, report_sealed
 from connector.service.journal import journal, recover
 from connector.settings import Settings
+from connector.sources.units import load_units
 
 GROUP_KINDS = (Kind.GROUP_ADD, Kind.GROUP_REMOVE)
 
@@ -115,7 +117,7 @@ def _refusal(plan: PlanFile, sha256: str, settings: Settings) -> str | None:
         return f"the plan is for scope {plan.scope}; this connector runs as {scope}"
     if dn_key(plan.base_dn) != dn_key(settings.ldap.base_dn):
         return f"the plan is for base DN {plan.base_dn}, not {settings.ldap.base_dn}"
-    trail = plan_trail(settings.audit.path, plan.plan_id)
+    trail = plan_trail(settings.audit.path, plan.plan_id, scope)
     written = trail.digests.get(sha256)
     if written is None:
         return (f"the audit trail {settings.audit.path} records no plan {plan.plan_id} with "
@@ -199,11 +201,11 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     after proving the file is the one written (its digest in the audit trail), that
     each action is one the planner could have made, and that the guard lets it pass."""
     plan, sha256 = read_plan(path)
+    recover(settings, directory)  # an apply cut off earlier counts as applied
     refusal = _refusal(plan, sha256, settings)
     if refusal is not None:
         raise ConfigError(f"{path}: refused: {refusal}; nothing was changed")
     scope = settings.scope_value
-    recover(settings, directory)
     snapshot = directory.snapshot(scope)
     lane = managed_containers(scope, settings.layout_value, snapshot.provinces)
     actions = [planned.to_action() for planned in plan.actions]
@@ -229,7 +231,7 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
                      scope=plan.scope, plan_id=plan.plan_id)
     audit.prepare(len(actions))
     with journal(settings, audit, actions):
-        _send(plan, actions, directory, audit, result, accounts, groups, lane)
+        _send(settings, plan, actions, directory, audit, result, accounts, groups, lane)
     if result.skipped or result.failed:
         result.exit_code = ExitCode.PARTIAL
     logger.info("plan {}: {} applied, {} skipped, {} failed", plan.plan_id,
@@ -237,8 +239,8 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     return result
 
 
-def _send(plan: PlanFile, actions: list[Action], directory: Directory, audit: AuditLog,
-          result: RunResult, accounts: Mapping[str, Account],
+def _send(settings: Settings, plan: PlanFile, actions: list[Action], directory: Directory,
+          audit: AuditLog, result: RunResult, accounts: Mapping[str, Account],
           groups: Mapping[str, frozenset[str] | None], lane: tuple[str, ...]) -> None:
     """Send the actions whose expectation still holds; the others are ``skipped``."""
     holding: list[Action] = []
@@ -256,6 +258,21 @@ def _send(plan: PlanFile, actions: list[Action], directory: Directory, audit: Au
             result.outcomes.append(outcome)
             audit.record(outcome.action, dry_run=False, error=outcome.error)
 
-        directory.apply(holding, on_outcome, within=lane)
+        issuer = _issuer(settings, result.run_id)
+        if issuer is not None:  # an approved create gets its credential as a run's would
+            issuer.prepare(holding, lane)
+        try:
+            directory.apply(holding, on_outcome, within=lane,
+                            after_create=issuer.after_create if issuer else None)
+        finally:
+            if issuer is not None:
+                report_sealed(issuer, result)
     finally:
         audit.close()
+
+
+def _issuer(settings: Settings, run_id: str) -> Issuer | None:
+    if not settings.credentials.issue:
+        return None
+    return Issuer(settings, load_units(settings.units.path) if settings.units.path else None,
+                  run_id)

@@ -23,9 +23,16 @@ from loguru import logger
 from connector.core.actions import Action, Kind
 from connector.core.model import dn_key
 from connector.core.policy import managed_containers
+from connector.core.results import RunResult
 from connector.core.units import Units
 from connector.directory.base import Directory
-from connector.errors import ConfigError, DirectoryError, NotFound, PermissionRefused
+from connector.errors import (
+    ConfigError,
+    DirectoryError,
+    DirectoryUnavailable,
+    NotFound,
+    PermissionRefused,
+)
 from connector.outputs.audit import AuditLog
 from connector.outputs.files import write_atomically
 from connector.outputs.sealed import Credential, new_password, write_sealed
@@ -121,6 +128,10 @@ class Issuer:
                                                               "names no recipient)"))
         try:
             directory.set_initial_password(action.dn, credential.password, self.lane)
+        except DirectoryUnavailable:
+            with self._lock:
+                self._unset.add(action.dn)
+            raise  # the link is gone: the applier stops, the next run issues one
         except DirectoryError as exc:
             with self._lock:
                 self._unset.add(action.dn)
@@ -178,6 +189,21 @@ class Issuer:
                 for item in items:
                     item.password = ""
         return files
+
+
+def report_sealed(issuer: Issuer, result: RunResult) -> None:
+    """Write the run's sealed credential files and say what was and was not issued."""
+    files = issuer.finish()
+    result.credentials_issued = issuer.issued
+    result.credentials_withheld = dict(issuer.withheld)
+    result.credential_files = [str(path) for path in files]
+    for path in files:
+        logger.info("initial passwords sealed in {}", path)
+    if issuer.withheld:
+        logger.warning("{} accounts created without a password: their unit names no "
+                       "recipient in the units file ({})", sum(issuer.withheld.values()),
+                       ", ".join(f"{code or '?'}: {n}" for code, n in
+                                 sorted(issuer.withheld.items())))
 
 
 def owed_path(settings: Settings) -> Path:
@@ -263,6 +289,11 @@ def reset_password(settings: Settings, directory: Directory, units: Units | None
                               "changed") from None
         try:
             directory.set_initial_password(account.dn, password, containers)
+        except DirectoryUnavailable:
+            # cut off: the change may have reached the server, so the sealed file stays
+            logger.warning("the link was lost while setting the password of {}: it may be "
+                           "set; the sealed file {} is kept", account.dn, path)
+            raise
         except DirectoryError as exc:
             path.unlink(missing_ok=True)
             audit.record(action, dry_run=False, error=str(exc))

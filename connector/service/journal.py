@@ -26,6 +26,7 @@ from loguru import logger
 
 from connector.core.actions import Action, Kind
 from connector.core.model import dn_key, parent_dn
+from connector.core.policy import writable_containers, write_refusal
 from connector.core.reached import reached
 from connector.directory.base import Directory
 from connector.errors import ConfigError
@@ -48,16 +49,16 @@ def _compact(action: Action) -> tuple[Any, ...]:
     """A tuple of the action's fields: the C encoder writes 100,000 of these in 0.2 s."""
     return (action.kind.value, action.dn, action.reason, action.employee_id, action.clause,
             action.changes or None, action.member, action.note, action.restore,
-            action.lock_values, action.from_dn)
+            action.lock_values, action.from_dn, action.lift_only)
 
 
 def _action(item: list[Any]) -> Action:
     kind, dn, reason, employee_id, clause, changes, member, note, restore, values, \
-        from_dn = item
+        from_dn, lift_only = item
     return Action(Kind(kind), dn, reason, employee_id=employee_id, clause=clause,
                   changes=tuple((str(n), v) for n, v in changes or ()), member=member,
                   note=note, restore=bool(restore), lock_values=tuple(values),
-                  from_dn=from_dn)
+                  from_dn=from_dn, lift_only=bool(lift_only))
 
 
 def private_dir(path: Path) -> None:
@@ -159,8 +160,11 @@ def _recover_one(settings: Settings, directory: Directory, path: Path, fd: int) 
     if scope != str(settings.scope_value):
         return 0
     seen = _audited(settings.audit.path, run_id)
-    missing = [a for a in actions
-               if (a.kind.value, dn_key(a.dn), dn_key(a.member or "")) not in seen]
+    lane = writable_containers(settings.scope_value, settings.layout_value)
+    missing = [a for a in actions  # a journal is a file: nothing outside the lane is believed
+               if (a.kind.value, dn_key(a.dn), dn_key(a.member or "")) not in seen
+               and (a.kind in GROUP_KINDS or not write_refusal(
+                   settings.scope_value, settings.layout_value, a.dn, within=lane))]
     found = 0
     created: list[str] = []
     if missing:

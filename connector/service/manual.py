@@ -6,6 +6,9 @@ province may lock and unlock its own staff for the other reasons.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from connector.core import lockinfo
 from connector.core.actions import Action, Kind
 from connector.core.model import Account, Scope
 from connector.core.plan import lock_actions
@@ -84,12 +87,30 @@ def manual_lock(settings: Settings, directory: Directory, employee_id: str, reas
             actions.append(Action(Kind.RELABEL, account.dn, reason,
                                   employee_id=account.employee_id, clause=clause, note=note,
                                   lock_values=account.lock_values))
+        elif not lockable_by(scope, settings, account):
+            # the IT Centre's hold on a province's staff sits beside the province's own
+            # record, never in its place: lifting the hold must not lift the province's lock
+            actions.extend(replace(a, lock_values=()) for a in lock_actions(account, wanted, note))
         else:
             actions.extend(lock_actions(account, wanted, note))
     if not actions:
         return ManualResult("-", [], [], f"{employee_id} is already locked; nothing to do")
     return _run_manual(settings, directory, actions,
                        f"locked {employee_id} ({reason}, clause {clause})")
+
+
+def _unlock(scope: Scope, settings: Settings, account: Account, note: str | None) -> Action:
+    """Lift the account's lock; the IT Centre lifting its 6.3 hold from a province's staff
+    removes only the 6.3 records, and leaves the entry locked if the province's own
+    record remains (``lift_only``)."""
+    if lockable_by(scope, settings, account):
+        return Action(Kind.UNLOCK, account.dn, "manual", employee_id=account.employee_id,
+                      clause=account.lock_clause, note=note, lock_values=account.lock_values)
+    holds = tuple(v for v in account.lock_values
+                  if (record := lockinfo.parse(v)) is not None and record.clause == Clause.MISUSE)
+    return Action(Kind.UNLOCK, account.dn, "manual", employee_id=account.employee_id,
+                  clause=Clause.MISUSE, note=note, lock_values=holds,
+                  lift_only=len(holds) < len(account.lock_values))
 
 
 def manual_unlock(settings: Settings, directory: Directory, employee_id: str,
@@ -104,9 +125,7 @@ def manual_unlock(settings: Settings, directory: Directory, employee_id: str,
                                  account.lock_clause)
         if refusal is not None:
             raise PermissionRefused(f"{refusal}; nothing was changed")
-        actions.append(Action(Kind.UNLOCK, account.dn, "manual",
-                              employee_id=account.employee_id, clause=account.lock_clause,
-                              note=note, lock_values=account.lock_values))
+        actions.append(_unlock(scope, settings, account, note))
     if not actions:
         return ManualResult("-", [], [], f"{employee_id} is not locked; nothing to do")
     return _run_manual(settings, directory, actions, f"unlocked {employee_id}")

@@ -28,7 +28,7 @@ from connector.errors import ConfigError, DirectoryUnavailable, ExitCode, Safety
 from connector.outputs.audit import AuditLog
 from connector.service.approve import pending_path, plan_document, save_plan
 from connector.service.concurrency import Beside, collection_paused
-from connector.service.credentials import Issuer
+from connector.service.credentials import Issuer, report_sealed
 from connector.service.journal import journal, recover
 from connector.service.memo import RunMemo
 from connector.service.runid import new_run_id
@@ -269,7 +269,7 @@ class _Run:
                             issuer.catch_up(self.directory, audit)
                     finally:
                         if issuer is not None:
-                            _seal(issuer, result)
+                            report_sealed(issuer, result)
             self._lap("apply")
         finally:
             audit.close()
@@ -299,21 +299,6 @@ class _Run:
         now = time.monotonic()
         self.result.timings[phase] = now - self.mark
         self.mark = now
-
-
-def _seal(issuer: Issuer, result: RunResult) -> None:
-    """Write the run's sealed credential files and say what was and was not issued."""
-    files = issuer.finish()
-    result.credentials_issued = issuer.issued
-    result.credentials_withheld = dict(issuer.withheld)
-    result.credential_files = [str(path) for path in files]
-    for path in files:
-        logger.info("initial passwords sealed in {}", path)
-    if issuer.withheld:
-        logger.warning("{} accounts created without a password: their unit names no "
-                       "recipient in the units file ({})", sum(issuer.withheld.values()),
-                       ", ".join(f"{code or '?'}: {n}" for code, n in
-                                 sorted(issuer.withheld.items())))
 
 
 def _send(plan: Plan, directory: Directory, audit: AuditLog, result: RunResult,

@@ -55,6 +55,7 @@ def reorganize(settings: Settings, directory: Directory, units: Units, *,
     audit = AuditLog(settings.audit.path, run_id=result.run_id, actor=directory.actor,
                      scope="operator")
     try:
+        audit.prepare(len(moves))
         for action, old in moves:
             error = None if dry_run else _move(directory, layout, action, old)
             result.moves.append(Outcome(action, error))

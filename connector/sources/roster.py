@@ -138,7 +138,7 @@ def settle(roster: RosterResult, keys: AbstractSet[str]) -> RosterResult:
         roster, people=tuple(people), rejected=tuple(rejected),
         unchecked=tuple(row for row in roster.unchecked if row.key not in keys),
         rejected_keys=roster.rejected_keys | {id_key(r.employee_id) for r in rejected
-                                              if r.employee_id})
+                                              if r.employee_id and r.employee_id.isascii()})
 
 
 def parse_rows(rows: Iterator[tuple[int, list[str]]], source: str,
@@ -215,7 +215,9 @@ def _result(header: list[str], rows: _Rows) -> RosterResult:
         columns=tuple(header),
         rows=rows.count + len(rows.unchecked),
         ignored_columns=tuple(name for name in header if name not in KNOWN_COLUMNS),
-        rejected_keys=frozenset(id_key(r.employee_id) for r in rejected if r.employee_id),
+        # a look-alike id (a Kelvin sign folds to "k") protects nobody's account
+        rejected_keys=frozenset(id_key(r.employee_id) for r in rejected
+                                if r.employee_id and r.employee_id.isascii()),
         incomplete=tuple(rows.incomplete),
         unchecked=tuple(unchecked),
     )
@@ -385,8 +387,8 @@ def _resolve_duplicates(parsed: list[Parsed], unchecked: list[Unchecked]
     first: dict[str, int] = {}
     repeated: dict[str, list[int]] = {}  # only ids seen twice get a list
     seen = first.setdefault
-    for start, row_id, _ in parsed:
-        if row_id and seen(key := id_key(row_id), start) != start:
+    for start, row_id, _ in parsed:  # a look-alike id is no duplicate of a real one
+        if row_id and row_id.isascii() and seen(key := id_key(row_id), start) != start:
             repeated.setdefault(key, [first[key]]).append(start)
     for row in unchecked:
         if seen(key := id_key(row.employee_id), row.line) != row.line:
@@ -394,7 +396,8 @@ def _resolve_duplicates(parsed: list[Parsed], unchecked: list[Unchecked]
     people: list[Person] = []
     rejected: list[Rejected] = []
     for start, row_id, outcome in parsed:
-        lines = repeated.get(id_key(row_id), ()) if row_id and repeated else ()
+        lines = repeated.get(id_key(row_id), ()) if row_id and repeated and \
+            row_id.isascii() else ()
         if lines:
             rejected.append(_duplicate(start, row_id, lines))
         elif isinstance(outcome, str):

@@ -307,6 +307,33 @@ def test_the_it_centre_cannot_lift_or_place_a_province_s_own_lock(delegated, tmp
     assert run_cli(["unlock", "BTE0001"], bte_env).returncode == 0
 
 
+def _records(server: SlapdServer, dn: str) -> list[str]:
+    return sorted(line.split(": ", 1)[1].split(" ", 1)[0]
+                  for line in tree(server)[f"dn: {dn}".lower()].splitlines()
+                  if line.startswith("description: bhxh-lock:"))
+
+
+def test_a_misuse_hold_on_a_province_lock_never_lifts_the_province_s_lock(delegated,
+                                                                          tmp_path):
+    """The IT Centre's 6.3 hold sits beside the province's 6.2.3 record: lifting the hold
+    leaves the province's lock as it was."""
+    server, identities = delegated
+    bte_env = env_for(server, identities["province:BTE"], tmp_path)
+    it_env = env_for(server, identities["it-centre"], tmp_path)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(roster_csv([bte(1)]), encoding="utf-8")
+    ran(["reconcile"], bte_env)
+    ran(["lock", "BTE0001", "--reason", "violation"], bte_env)
+    dn = f"uid=BTE0001,{LAYOUT.people_dn('BTE')}"
+    ran(["lock", "BTE0001", "--reason", "misuse"], it_env)
+    assert _records(server, dn) == ["bhxh-lock:6.2.3:violation", "bhxh-lock:6.3:misuse"]
+    ran(["unlock", "BTE0001"], it_env)
+    assert _records(server, dn) == ["bhxh-lock:6.2.3:violation"]
+    assert "pwdAccountLockedTime" in tree(server)[f"dn: {dn}".lower()]
+    ran(["reconcile"], bte_env)  # active on the roster, but 6.2.3 is sticky: held
+    assert "pwdAccountLockedTime" in tree(server)[f"dn: {dn}".lower()]
+
+
 # -- case 5: nothing reaches the directory that the audit does not show ------------------
 
 
@@ -543,3 +570,15 @@ def test_the_daemon_s_status_is_written_through_a_fresh_name(tmp_path):
     assert victim.read_text(encoding="utf-8") == "precious"
     assert json.loads(status.read_text(encoding="utf-8")) == {"runs": 1}
     assert oct(status.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_plan_written_by_a_real_run_counts_as_applied(delegated, tmp_path):
+    server, identities = delegated
+    env = env_for(server, identities["it-centre"], tmp_path)
+    _five_people(tmp_path)
+    plan = tmp_path / "plan.json"
+    ran(["reconcile", "--plan-out", str(plan)], env)  # not a dry run: it applied it
+    before = tree(server)
+    again = run_cli(["apply", str(plan)], env)
+    assert again.returncode == 2 and "already applied" in again.stderr, again.stderr
+    assert tree(server) == before

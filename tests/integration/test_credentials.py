@@ -325,3 +325,16 @@ def test_after_kill_9_during_issuance_every_created_account_gets_a_credential(se
             employee_id
     assert not list((tmp_path / "state").glob("credentials-owed-*.json")) or json.loads(
         next((tmp_path / "state").glob("credentials-owed-*.json")).read_text()) == []
+
+
+def test_an_approved_plan_issues_credentials_as_a_run_would(setup, tmp_path, officers):
+    server, env, _ = setup
+    plan = tmp_path / "plan.json"
+    made = run_cli(["reconcile", "--dry-run", "--plan-out", str(plan)], env("it-centre"))
+    assert made.returncode == 0, made.stderr
+    assert sealed_files(tmp_path) == []
+    applied = run_cli(["apply", str(plan), "--json"], env("it-centre"))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    (central,) = [f for f in sealed_files(tmp_path) if f.name.endswith("TTCNTT.csv.age")]
+    issued = opened(central, officers["TTCNTT"])["TW1"]
+    assert binds(server, issued["dn"], issued["initial_password"])

@@ -101,3 +101,17 @@ def test_group_changes_only_for_the_province_s_own_admins():
     assert refusal(add(own)) is None
     assert refusal(add(other)) is not None and refusal(add(staff)) is not None
     assert refusal(add(own), scope=BTE) is not None
+
+
+@pytest.mark.parametrize("held,wanted", [
+    (("6.3", "misuse"), ("6.2.1", "unpaid_leave")),
+    (("6.2.3", "violation"), ("6.2.1", "unpaid_leave")),
+    (("6.2.2", "transferred"), ("9.2", "not_on_roster")),
+], ids=["misuse-to-leave", "violation-to-leave", "transfer-to-orphan"])
+def test_a_plan_never_downgrades_a_lock_record(held, wanted):
+    clause, reason = held
+    seen = Seen(True, True, clause, reason, (f"bhxh-lock:{clause}:{reason}",))
+    for kind in (Kind.RELABEL, Kind.LOCK):
+        action = Action(kind, B1, wanted[1], employee_id="BTE1", clause=wanted[0],
+                        lock_values=seen.lock_values)
+        assert "stronger" in (refusal(action, seen, BTE) or "")

@@ -331,7 +331,7 @@ def test_the_table_lists_exactly_the_spec_forms():
     assert VALUES["status"]["terminated"] == ("chấm dứt", "nghỉ việc")
 
 
-@pytest.mark.parametrize("employee_id", ["BTE０００２", "ΒΤΕ0002", "TW1é"])
+@pytest.mark.parametrize("employee_id", ["BTE０００２", "ΒΤΕ0002", "TW1é", "\u017fMITH"])
 def test_a_look_alike_employee_id_is_a_rejected_row_that_protects_nothing(employee_id):
     for scope in (None, "province:BTE"):
         text = roster_csv([row(employee_id, unit_type="province", unit_code="BTE"),
@@ -350,3 +350,11 @@ def test_a_name_with_bidirectional_controls_is_rejected(mark):
     result = parse(roster_csv([row("TW1", f"Nguyễn {mark}nA"), row("TW2")]))
     assert [p.employee_id for p in result.people] == ["TW2"]
     assert "bidirectional" in result.rejected[0].reason
+
+
+@pytest.mark.parametrize("look_alike,real", [("\u017fmith", "smith"), ("\u017fim", "sim")])
+def test_a_look_alike_that_casefolds_onto_a_real_id_neither_duplicates_nor_protects_it(
+        look_alike, real):
+    result = parse(roster_csv([row(look_alike), row(real)]))
+    assert [p.employee_id for p in result.people] == [real]
+    assert real not in result.rejected_keys
