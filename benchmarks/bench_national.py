@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.core.model import Layout
-from connector.directory.base import PERSON_CLASSES
+from connector.directory.entries import PERSON_CLASSES
 from connector.sources.units import load_units
 from connector.testing.delegation import Identity, install_delegation
 from connector.testing.slapd import SYNCPROV_LDIF, SlapdServer, _tool, ldif

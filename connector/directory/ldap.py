@@ -22,7 +22,8 @@ from connector.core.acl import rdn_of
 from connector.core.model import Layout, Scope
 from connector.core.urls import LdapUrl
 from connector.directory import wire
-from connector.directory.base import Directory, Modification, RawEntry, SearchScope
+from connector.directory.base import Directory, SearchScope
+from connector.directory.entries import Modification, RawEntry
 from connector.errors import (
     AccessRefused,
     AssertionFailed,

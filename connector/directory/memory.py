@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from connector.core.model import Layout, Scope, dn_key, parent_dn
 from connector.core.policy import write_refusal
-from connector.directory.base import Directory, Modification, RawEntry, SearchScope
+from connector.directory.base import Directory, SearchScope
+from connector.directory.entries import Modification, RawEntry
 from connector.errors import (
     AssertionFailed,
     DirectoryError,
