@@ -33,8 +33,9 @@ from connector.service.journal import journal, recover
 from connector.service.memo import RunMemo
 from connector.service.runid import new_run_id
 from connector.settings import Settings
+from connector.sources.duplicates import settle
 from connector.sources.files import read_regular_file
-from connector.sources.roster import read_roster, settle
+from connector.sources.roster import read_roster
 from connector.sources.units import load_units
 
 DirectoryFactory = Callable[[], Directory]

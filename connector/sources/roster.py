@@ -8,27 +8,19 @@ file raises :class:`RosterUnreadable` (exit 2) before anything is planned.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import io
 import re
-import sys
 import unicodedata
 from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
-from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from connector.core.actions import Unchecked
 from connector.core.model import (
     EMPLOYEE_ID,
-    Person,
-    Rejected,
     Role,
     Scope,
-    Status,
     UnitType,
     id_key,
 )
@@ -36,7 +28,9 @@ from connector.core.policy import plainly_elsewhere
 from connector.core.results import RosterResult
 from connector.core.vietnamese import canonical_column, canonical_value
 from connector.errors import RosterUnreadable
+from connector.sources.duplicates import Parsed, resolve_duplicates
 from connector.sources.files import decode_text, read_regular_file
+from connector.sources.rowcheck import MAX_ID, UNIT_CODE, clean, person_of
 
 REQUIRED_COLUMNS = ("employee_id", "full_name", "unit_type", "unit_code", "status")
 OPTIONAL_COLUMNS = ("email", "role", "field", "start_date", "end_date")
@@ -45,12 +39,6 @@ KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 #: what ties a row to one id, look-alike or not (a row that cannot be tied to one makes
 #: the roster incomplete); ``EMPLOYEE_ID`` is what a valid one is (ASCII only)
 _ID = re.compile(r"^[^\W][\w.-]*$")
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-#: RFC 5322 dot-atom local part (no quoted forms, no parentheses) @ a dotted domain name
-_EMAIL = re.compile(r"^[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*"
-                    r"@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+$")
-MAX_ID = 64
-MAX_TEXT = 256
 
 
 class RosterCache:
@@ -115,32 +103,6 @@ def _parse_file(file: Path, sheet: str | None, data: bytes, scope: Scope | None)
     return parse_roster(data, source=str(file), scope=scope)
 
 
-def settle(roster: RosterResult, keys: AbstractSet[str]) -> RosterResult:
-    """The roster with its unchecked rows whose ids are in ``keys`` (this scope's
-    accounts, former accounts) validated in full, as if they had never been set aside:
-    a damaged row elsewhere must not read as a transfer of someone here."""
-    if not keys or not roster.unchecked:
-        return roster
-    fold = str.casefold  # id_key, without a call per row: ~90,000 rows for a province
-    mine = [row for row in roster.unchecked if fold(row[0]) in keys]
-    if not mine:
-        return roster
-    header = list(roster.columns)
-    people, rejected = list(roster.people), list(roster.rejected)
-    for row in mine:
-        outcome = _person(dict(zip(header, row.cells, strict=True)), row.line)
-        if isinstance(outcome, str):
-            rejected.append(Rejected(row.line, row.employee_id, outcome))
-        else:
-            people.append(outcome)
-    rejected.sort(key=lambda r: r.line)
-    return replace(
-        roster, people=tuple(people), rejected=tuple(rejected),
-        unchecked=tuple(row for row in roster.unchecked if row.key not in keys),
-        rejected_keys=roster.rejected_keys | {id_key(r.employee_id) for r in rejected
-                                              if r.employee_id and r.employee_id.isascii()})
-
-
 def parse_rows(rows: Iterator[tuple[int, list[str]]], source: str,
                scope: Scope | None = None) -> RosterResult:
     """A roster given as (line, cells) rows, the first the header: a workbook's sheet.
@@ -189,7 +151,7 @@ def _salvage_id(raw_line: str, index: int) -> str | None:
 
 def _tied_id(raw: str) -> str | None:
     """The id a row names, if it names one that could be an account's ``uid``."""
-    value = _clean(raw)
+    value = clean(raw)
     return value if value and len(value) <= MAX_ID and _ID.match(value) else None
 
 
@@ -208,7 +170,7 @@ def parse_roster(data: bytes, source: str = "roster", scope: Scope | None = None
 
 
 def _result(header: list[str], rows: _Rows) -> RosterResult:
-    people, rejected, unchecked = _resolve_duplicates(rows.parsed, rows.unchecked)
+    people, rejected, unchecked = resolve_duplicates(rows.parsed, rows.unchecked)
     return RosterResult(
         people=tuple(people),
         rejected=tuple(rejected),
@@ -251,7 +213,6 @@ def _check_header(header_row: list[str], source: str) -> list[str]:
 
 
 #: (line, employee_id as the row gives it, the Person or the reason it is rejected)
-Parsed = tuple[int, str | None, Person | str]
 
 
 class _Rows:
@@ -319,7 +280,7 @@ class _Rows:
                     unit = sieve[cells] = _elsewhere(scope, *cells)
                 if unit is not None:
                     row_id = record[id_at]
-                    row_id = row_id.strip() if row_id.isascii() else _clean(row_id)
+                    row_id = row_id.strip() if row_id.isascii() else clean(row_id)
                     # ASCII isalnum() implies the id pattern; anything else (a fullwidth
                     # digit) takes the long way, to be rejected
                     if row_id and len(row_id) <= MAX_ID and row_id.isascii() and (
@@ -346,14 +307,14 @@ class _Rows:
         if end > start:
             self.incomplete.append(_spans(start, end))
         raw_id = record[self.id_index] if len(record) > self.id_index else ""
-        row_id = _clean(raw_id) or None
+        row_id = clean(raw_id) or None
         if row_id is None or len(row_id) > MAX_ID or not _ID.match(row_id):
             self.incomplete.append(f"line {start}: the row cannot be tied to one employee_id")
         if len(record) != len(self.header):
             self.parsed.append(
                 (start, row_id, f"has {len(record)} fields, the header has {len(self.header)}"))
             return
-        self.parsed.append((start, row_id, _person(dict(zip(self.header, record, strict=True)),
+        self.parsed.append((start, row_id, person_of(dict(zip(self.header, record, strict=True)),
                                                    start)))
 
 
@@ -367,194 +328,20 @@ def _elsewhere(scope: Scope, unit_type_cell: str, unit_code_cell: str,
     scope's person; None when the row is (or may be) this scope's, or its unit cells are
     not valid (then it is validated, and rejected, as any row)."""
     try:
-        unit_type = UnitType(canonical_value("unit_type", _clean(unit_type_cell)))
-        role_text = canonical_value("role", _clean(role_cell))
+        unit_type = UnitType(canonical_value("unit_type", clean(unit_type_cell)))
+        role_text = canonical_value("role", clean(role_cell))
         role = Role(role_text) if role_text else None
     except ValueError:
         return None
-    unit_code = _clean(unit_code_cell)
-    if not _CODE.match(unit_code) or (role is Role.ADMIN and unit_type is not UnitType.PROVINCE):
+    unit_code = clean(unit_code_cell)
+    if not UNIT_CODE.match(unit_code) or (role is Role.ADMIN and
+                                          unit_type is not UnitType.PROVINCE):
         return None
     if not plainly_elsewhere(scope, unit_type, unit_code, role):
         return None
     return unit_type.value, unit_code, role.value if role else None
 
 
-def _resolve_duplicates(parsed: list[Parsed], unchecked: list[Unchecked]
-                        ) -> tuple[list[Person], list[Rejected], list[Unchecked]]:
-    """Every row of an employee_id that appears twice is rejected (case-insensitively),
-    also where one of the rows was set aside as another scope's."""
-    first: dict[str, int] = {}
-    repeated: dict[str, list[int]] = {}  # only ids seen twice get a list
-    seen = first.setdefault
-    for start, row_id, _ in parsed:  # a look-alike id is no duplicate of a real one
-        if row_id and row_id.isascii() and seen(key := id_key(row_id), start) != start:
-            repeated.setdefault(key, [first[key]]).append(start)
-    for row in unchecked:
-        if seen(key := id_key(row.employee_id), row.line) != row.line:
-            repeated.setdefault(key, [first[key]]).append(row.line)
-    people: list[Person] = []
-    rejected: list[Rejected] = []
-    for start, row_id, outcome in parsed:
-        lines = repeated.get(id_key(row_id), ()) if row_id and repeated and \
-            row_id.isascii() else ()
-        if lines:
-            rejected.append(_duplicate(start, row_id, lines))
-        elif isinstance(outcome, str):
-            rejected.append(Rejected(start, row_id, outcome))
-        else:
-            people.append(outcome)
-    if repeated:
-        for row in unchecked:
-            if row.key in repeated:
-                rejected.append(_duplicate(row.line, row.employee_id, repeated[row.key]))
-        rejected.sort(key=lambda r: r.line)
-        unchecked = [row for row in unchecked if row.key not in repeated]
-    return people, rejected, unchecked
-
-
-def _duplicate(line: int, employee_id: str | None, lines: list[int]) -> Rejected:
-    others = ", ".join(str(n) for n in sorted(lines))
-    return Rejected(line, employee_id, f"duplicate employee_id (lines {others})")
-
-
 def _spans(first: int, last: int) -> str:
     return (f"lines {first}-{last} are one record (a quoted field holds a line break: "
             "a stray '\"' swallows the rows after it)")
-
-
-def _clean(value: str | None) -> str:
-    if not value:
-        return ""
-    if value.isascii():  # NFC changes nothing in ASCII; most cells are
-        return value.strip()
-    return unicodedata.normalize("NFC", value).strip()
-
-
-#: Unicode categories Cc (C0 and C1 controls) and Cs (surrogates), as one class, and the
-#: bidirectional embedding, override and isolate controls (a name shown reversed, SPEC §15)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-
-
-def _bad_chars(value: str) -> bool:
-    return _CONTROL.search(value) is not None
-
-
-def _person(values: dict[str, str], line: int) -> Person | str:
-    """Validate one row: a Person, or the reason it is rejected."""
-    employee_id = _clean(values.get("employee_id"))
-    if not employee_id:
-        return "employee_id is empty"
-    if len(employee_id) > MAX_ID or not EMPLOYEE_ID.match(employee_id):
-        return ("employee_id may contain only ASCII letters, digits, '.', '_' and '-' (64 at "
-                "most): a look-alike (a fullwidth digit) would name another person's entry")
-
-    full_name = _clean(values.get("full_name"))
-    if not full_name:
-        return "full_name is empty"
-    if len(full_name) > MAX_TEXT:
-        return f"full_name is longer than {MAX_TEXT} characters"
-    if _bad_chars(full_name):
-        return "full_name contains control characters (or bidirectional controls)"
-    words = full_name.split()
-
-    categories = _categories(values.get("unit_type") or "", values.get("unit_code") or "",
-                             values.get("status") or "", values.get("role") or "")
-    if isinstance(categories, str):
-        return categories
-    unit_type, unit_code, status, role = categories
-
-    email = _clean(values.get("email")) or None
-    if email is not None and (len(email) > MAX_TEXT or not _EMAIL.match(email)):
-        return f"email {email!r} is not an e-mail address"
-
-    work_field = _clean(values.get("field")) or None
-    if work_field is not None and (len(work_field) > MAX_TEXT or _bad_chars(work_field)):
-        return "field is too long or contains control characters"
-
-    dates: dict[str, str | None] = {}
-    for column in ("start_date", "end_date"):
-        if column in values:
-            parsed = parse_date(_clean(values[column]))
-            if parsed is None:
-                return (f"{column} {_clean(values[column])!r} is not a date "
-                        "(YYYY-MM-DD or DD/MM/YYYY)")
-            dates[column] = parsed
-    start, end = dates.get("start_date"), dates.get("end_date")
-    if start and end and end < start:
-        return f"end_date {end} is before start_date {start}"
-
-    return Person(
-        employee_id=employee_id,
-        full_name=full_name,
-        # names and fields repeat across a national roster: one copy of each
-        family_name=sys.intern(words[0]),
-        given_name=sys.intern(words[-1]),
-        unit_type=unit_type,
-        unit_code=unit_code,
-        status=status,
-        line=line,
-        email=email,
-        role=role,
-        field=sys.intern(work_field) if work_field else work_field,
-        start_date=start,
-        end_date=end,
-    )
-
-
-Categories = tuple[UnitType, str, Status, Role | None]
-
-
-@lru_cache(maxsize=4096)
-def _categories(unit_type_cell: str, unit_code_cell: str, status_cell: str,
-                role_cell: str) -> Categories | str:
-    """The row's unit type, unit code, status and role, or why they are rejected.
-
-    A national roster holds a few hundred distinct combinations of these four
-    cells across 100,000 rows: each is validated once (the cache is bounded).
-    """
-    unit_type_text = canonical_value("unit_type", _clean(unit_type_cell))
-    try:
-        unit_type = UnitType(unit_type_text)
-    except ValueError:
-        return f"unknown unit_type {unit_type_text!r} (central, province, vendor)"
-
-    unit_code = _clean(unit_code_cell)
-    if not unit_code:
-        return "unit_code is empty"
-    if not _CODE.match(unit_code):
-        return f"unit_code {unit_code!r} may contain only letters, digits, '.', '_' and '-'"
-
-    status_text = canonical_value("status", _clean(status_cell))
-    try:
-        status = Status(status_text)
-    except ValueError:
-        allowed = ", ".join(s.value for s in Status)
-        return f"unknown status {status_text!r} ({allowed})"
-
-    role: Role | None = None
-    role_text = canonical_value("role", _clean(role_cell))
-    if role_text:
-        try:
-            role = Role(role_text)
-        except ValueError:
-            return f"unknown role {role_text!r} (user, admin)"
-        if role is Role.ADMIN and unit_type is not UnitType.PROVINCE:
-            return "role=admin is only for unit_type=province"
-    return unit_type, unit_code, status, role
-
-
-def parse_date(text: str) -> str | None:
-    """``YYYY-MM-DD`` or ``DD/MM/YYYY`` as an ISO date; "" for an empty cell; None when
-    the text is no real date."""
-    if not text:
-        return ""
-    try:
-        if len(text) == 10 and text[4] == "-" and text[7] == "-":
-            return dt.date.fromisoformat(text).isoformat()
-        day, month, year = text.split("/")
-        if len(day) <= 2 and len(month) <= 2 and len(year) == 4:
-            return dt.date(int(year), int(month), int(day)).isoformat()
-    except ValueError:
-        return None
-    return None

@@ -8,7 +8,8 @@ import pytest
 
 from connector.core.model import Role, Scope, Status, UnitType
 from connector.errors import RosterUnreadable
-from connector.sources.roster import parse_roster, read_roster, settle
+from connector.sources.duplicates import settle
+from connector.sources.roster import parse_roster, read_roster
 from tests.helpers import roster_csv, row
 
 

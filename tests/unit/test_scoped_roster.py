@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from connector.core.actions import Kind, Unchecked
 from connector.core.model import Person, Scope, UnitType
 from connector.core.plan import compute_plan
-from connector.sources.roster import parse_roster, settle
+from connector.sources.duplicates import settle
+from connector.sources.roster import parse_roster
 from tests.helpers import LAYOUT, account_of, person, roster_csv, row, snapshot
 
 BTE = Scope.parse("province:BTE")
