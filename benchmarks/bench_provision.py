@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from connector.core.desired import desired_values
 from connector.core.model import Layout
-from connector.core.plan import desired_values
 from connector.sources.roster import read_roster
 from connector.testing.delegation import install_delegation
 from connector.testing.slapd import SlapdServer, _tool, ldif, sample_units

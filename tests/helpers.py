@@ -65,7 +65,7 @@ def account_of(
     overrides: Mapping[str, str] | None = None,
 ) -> Account:
     """The entry the connector would have created for ``p`` (optionally changed)."""
-    from connector.core.plan import desired_values
+    from connector.core.desired import desired_values
 
     where = container or container_for(p)
     values = dict(desired_values(p, p.unit_code))

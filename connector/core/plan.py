@@ -8,13 +8,9 @@ table, ``--json``, the audit log and the tests.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
-from functools import lru_cache
 from operator import itemgetter
-from zoneinfo import ZoneInfo
 
 from connector.core.actions import (
     DATE_ATTRIBUTES,
@@ -28,6 +24,9 @@ from connector.core.actions import (
     Unchecked,
     UnitCount,
 )
+from connector.core.desired import DEFAULT_ZONE, desired_values, effective
+from connector.core.dn import account_dn
+from connector.core.lockplan import lock_actions, restore_action
 from connector.core.model import (
     Account,
     Layout,
@@ -40,6 +39,7 @@ from connector.core.model import (
     dn_key,
     parent_dn,
 )
+from connector.core.placement import province_of, unit_of
 from connector.core.policy import (
     Clause,
     LockReason,
@@ -50,79 +50,10 @@ from connector.core.policy import (
     is_liftable,
     managed_containers,
     plainly_elsewhere,
-    should_relabel,
     status_lock,
 )
 
-#: The note of a lock put back after a password change outside the connector lifted it.
-NOTE_LOCK_LOST = ("lock restored: pwdAccountLockedTime had been removed outside the connector "
-                  "(a password change lifts it), the lock record was still on the entry")
-
-DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
-
-
 NONE: frozenset[str] = frozenset()
-
-
-def local_midnight(day: str, zone: str, days_after: int = 0) -> str:
-    """00:00 local of ``day`` (+ ``days_after``) as LDAP generalized time in UTC."""
-    moment = dt.datetime.combine(dt.date.fromisoformat(day) + dt.timedelta(days=days_after),
-                                 dt.time(0), tzinfo=ZoneInfo(zone))
-    return moment.astimezone(dt.UTC).strftime("%Y%m%d%H%M%SZ")
-
-
-def desired_values(person: Person, unit_code: str, zone: str = DEFAULT_ZONE) -> dict[str, str]:
-    """The person's entry as the roster describes it; "not given" fields are absent."""
-    values = {
-        "uid": person.employee_id,
-        "employeeNumber": person.employee_id,
-        "cn": person.full_name,
-        "displayName": person.full_name,
-        "sn": person.family_name,
-        "givenName": person.given_name,
-        "employeeType": person.unit_type.value,
-        "departmentNumber": unit_code,
-    }
-    if person.email is not None:
-        values["mail"] = person.email
-    if person.field is not None:
-        values["businessCategory"] = person.field
-    if person.start_date:  # the first working day, from its first minute
-        values["pwdStartTime"] = local_midnight(person.start_date, zone)
-    if person.end_date:  # the last working day, to its last minute
-        values["pwdEndTime"] = local_midnight(person.end_date, zone, days_after=1)
-    return values
-
-
-def effective(person: Person, today: dt.date | None) -> Person:
-    """Once ``end_date`` has passed the person has left, whatever the status says."""
-    if person.end_date and today is not None and dt.date.fromisoformat(person.end_date) < today:
-        return replace(person, status=Status.TERMINATED)
-    return person
-
-
-def account_dn(employee_id: str, container: str) -> str:
-    return f"uid={escape_rdn_value(employee_id)},{container}"
-
-
-_RDN_SPECIAL = re.compile(r'[,+"\\<>;=\x00]|^[# ]| $')
-
-
-def escape_rdn_value(value: str) -> str:
-    """RFC 4514 escaping (ids are already restricted; this is defence in depth)."""
-    if not _RDN_SPECIAL.search(value):
-        return value
-    out = []
-    for index, char in enumerate(value):
-        if char in ',+"\\<>;=' or (char == "#" and index == 0) or (
-            char == " " and index in (0, len(value) - 1)
-        ):
-            out.append("\\" + char)
-        elif char == "\x00":
-            out.append("\\00")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 class _Planner:
@@ -352,65 +283,6 @@ class _Planner:
                                            employee_id=employee_id, member=dn))
 
 
-def lock_actions(account: Account, wanted: LockReason, note: str | None = None) -> list[Action]:
-    """What it takes for ``account`` to be locked for ``wanted`` (nothing if it is).
-
-    A stronger reason replaces the record (relabel); a lock whose record is there but
-    whose ``pwdAccountLockedTime`` is gone is put back (SPEC §2: the record is the truth).
-    """
-    if not account.locked:
-        return [Action(Kind.LOCK, account.dn, wanted.reason,
-                       employee_id=account.employee_id, clause=wanted.clause, note=note)]
-    if should_relabel(account.lock_clause, wanted, account.lock_reason):
-        if account.lock_lost:  # both at once: a full lock with the new record
-            return [Action(Kind.LOCK, account.dn, wanted.reason,
-                           employee_id=account.employee_id, clause=wanted.clause,
-                           note=_join(NOTE_LOCK_LOST, note), lock_values=account.lock_values)]
-        return [Action(Kind.RELABEL, account.dn, wanted.reason,
-                       employee_id=account.employee_id, clause=wanted.clause, note=note,
-                       lock_values=account.lock_values)]
-    if account.lock_lost:
-        return [restore_action(account)]
-    return []
-
-
-def restore_action(account: Account) -> Action:
-    return Action(Kind.LOCK, account.dn, account.lock_reason or "unknown",
-                  employee_id=account.employee_id, clause=account.lock_clause,
-                  note=NOTE_LOCK_LOST, restore=True, lock_values=account.lock_values)
-
-
-def _join(*notes: str | None) -> str:
-    return "; ".join(n for n in notes if n)
-
-
-@lru_cache(maxsize=64)
-def province_containers(layout: Layout, provinces: frozenset[str]) -> dict[str, str]:
-    """Normalised ``ou=people`` and ``ou=admins`` DN of every province → its code: built
-    once per plan, not once per account (34 provinces × 100,000 accounts otherwise)."""
-    found: dict[str, str] = {}
-    for code in provinces:
-        found[dn_key(layout.people_dn(code))] = code
-        found[dn_key(layout.admins_dn(code))] = code
-    return found
-
-
-def province_of(account: Account, layout: Layout, provinces: frozenset[str]) -> str | None:
-    """The province whose ``ou=people`` or ``ou=admins`` holds the account."""
-    return province_containers(layout, provinces).get(dn_key(account.container))
-
-
-def unit_of(account: Account, layout: Layout, provinces: frozenset[str]) -> str:
-    """The unit an account belongs to for the vanished-unit guard (SPEC §3): its
-    province for province staff and admins, its ``departmentNumber`` elsewhere."""
-    code = province_containers(layout, provinces).get(dn_key(account.container))
-    if code is not None:
-        return f"province {code}"
-    area = "vendor" if area_of(layout, account.container) == dn_key(layout.vendors_area_dn) \
-        else "central"
-    return f"{area} unit {account.values.get('departmentNumber') or '(no departmentNumber)'}"
-
-
 def _differs(name: str, current: str | None, wanted: str) -> bool:
     """Whether an attribute needs rewriting; ids compare as LDAP compares ``uid``."""
     if name == "uid":
@@ -491,31 +363,3 @@ _LINE = itemgetter(1)
 
 def id_key_of(rejected: Rejected) -> str:
     return (rejected.employee_id or "").casefold()
-
-
-
-
-def restrict(plan: Plan, only: frozenset[str]) -> Plan:
-    """The part of a plan that concerns these employee_ids (case-folded keys) and no one
-    else: ``reconcile --only``. Orphan locks and group changes of others drop out; the
-    vanished-unit counts are left out (a unit cannot vanish in a one-person sync)."""
-    def mine(employee_id: str | None) -> bool:
-        return employee_id is not None and employee_id.casefold() in only
-
-    return replace(
-        plan,
-        actions=tuple(a for a in plan.actions if mine(a.employee_id)),
-        out_of_scope=tuple(o for o in plan.out_of_scope if mine(o.employee_id)),
-        held=tuple(h for h in plan.held if mine(h.employee_id)),
-        rejected=tuple(r for r in plan.rejected if mine(r.employee_id)),
-        awaiting=tuple(a for a in plan.awaiting if mine(a.employee_id)),
-        units=(),
-    )
-
-
-def unknown_ids(only: Iterable[str], people: Iterable[Person], snapshot: Snapshot,
-                rejected_keys: frozenset[str]) -> list[str]:
-    """The ``--only`` ids that are neither on the roster (valid or rejected) nor the id
-    of an account in the managed OUs."""
-    known = {p.key for p in people} | {a.key for a in snapshot.accounts} | rejected_keys
-    return [employee_id for employee_id in only if employee_id.casefold() not in known]

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from connector.core import lockinfo
 from connector.core.actions import Action, Kind
+from connector.core.lockplan import lock_actions
 from connector.core.model import Account, Scope
-from connector.core.plan import lock_actions
 from connector.core.policy import (
     MANUAL_REASONS,
     Clause,

@@ -20,7 +20,8 @@ from loguru import logger
 from connector.core.actions import Action, Plan
 from connector.core.guard import check_guard
 from connector.core.model import Snapshot
-from connector.core.plan import compute_plan, restrict, unknown_ids
+from connector.core.only import restrict, unknown_ids
+from connector.core.plan import compute_plan
 from connector.core.results import Outcome, RosterResult, RunResult
 from connector.core.units import Units
 from connector.directory.base import Directory

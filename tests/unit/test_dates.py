@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 
 from connector.core.actions import Kind
+from connector.core.desired import local_midnight
 from connector.core.model import Scope
-from connector.core.plan import compute_plan, local_midnight
+from connector.core.plan import compute_plan
 from connector.sources.roster import parse_roster
 from tests.helpers import LAYOUT, account_of, person, snapshot
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from connector.core.actions import Kind, Plan
 from connector.core.guard import check_guard
+from connector.core.lockplan import NOTE_LOCK_LOST
 from connector.core.model import Account, Group, Scope
-from connector.core.plan import NOTE_LOCK_LOST, compute_plan
+from connector.core.plan import compute_plan
 from connector.core.policy import STICKY_CLAUSES
 from connector.errors import EmptyRoster, SafetyAbort, TooManyLocks, UnitVanished
 from tests.helpers import LAYOUT, account_of, person, snapshot
