@@ -56,69 +56,92 @@ def counts_line(plan: Plan) -> str:
 
 
 def run_report(result: RunResult, *, show_all: bool | None = None) -> str:
-    lines: list[str] = []
-    plan = result.plan
-    roster = result.roster
+    """A run for a person: the run, the roster and directory, the plan and its warnings,
+    the rows and operations that need attention, the credentials, the verdict."""
+    lines = [_headline(result)]
+    if result.plan is not None:
+        lines += _plan_lines(result, show_all)
+    lines += _attention_lines(result)
+    lines += _ending_lines(result)
+    return "\n".join(lines)
+
+
+def _headline(result: RunResult) -> str:
     mode = "DRY RUN: nothing will be written" if result.dry_run else "apply"
-    lines.append(f"Run {result.run_id} · scope {result.scope} · bound as {result.actor} · {mode}")
+    line = f"Run {result.run_id} · scope {result.scope} · bound as {result.actor} · {mode}"
+    roster, plan = result.roster, result.plan
     if roster is not None:
         out = len(plan.out_of_scope) if plan else 0
-        lines.append(f"Roster: {roster.rows} rows, {roster.valid} valid, "
-                     f"{len(result.rejected)} rejected, {out} out of scope (ignored)")
-    if plan is not None:
-        lines.append(f"Directory: {plan.managed} accounts in {len(plan.containers)} managed OUs")
+        line += (f"\nRoster: {roster.rows} rows, {roster.valid} valid, "
+                 f"{len(result.rejected)} rejected, {out} out of scope (ignored)")
+    return line
+
+
+def _few(ids: Sequence[str]) -> str:
+    return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+
+
+def _plan_lines(result: RunResult, show_all: bool | None) -> list[str]:
+    plan = result.plan
+    assert plan is not None
+    lines = [f"Directory: {plan.managed} accounts in {len(plan.containers)} managed OUs", ""]
+    if plan.actions:
+        full = result.dry_run if show_all is None else show_all
+        lines += action_table(plan.actions, None if full else SHOW_ACTIONS_APPLY)
         lines.append("")
-        if plan.actions:
-            full = result.dry_run if show_all is None else show_all
-            lines += action_table(plan.actions, None if full else SHOW_ACTIONS_APPLY)
-            lines.append("")
-        lines.append("Plan: " + counts_line(plan))
-        if plan.orphan_locks_suspended:
-            lines.append("Orphan locks SUSPENDED: no account is locked as not_on_roster in this "
-                         f"run, because {plan.orphan_locks_suspended}. Fix the export and run "
-                         "again.")
-        if plan.restored:
-            lines.append(f"WARNING: {len(plan.restored)} lock(s) had been removed outside the "
-                         "connector (pwdAccountLockedTime gone, lock record still on the entry: "
-                         "a password reset does this) and are put back: "
-                         + ", ".join(a.employee_id or a.dn for a in plan.restored[:10])
-                         + (" ..." if len(plan.restored) > 10 else ""))
-        if plan.held:
-            lines.append(f"Held: {len(plan.held)} active people keep a sticky lock "
-                         "(6.2.2/6.2.3/6.3 need `connector unlock`): "
-                         + ", ".join(h.employee_id for h in plan.held[:10])
-                         + (" ..." if len(plan.held) > 10 else ""))
+    lines.append("Plan: " + counts_line(plan))
+    if plan.orphan_locks_suspended:
+        lines.append("Orphan locks SUSPENDED: no account is locked as not_on_roster in this "
+                     f"run, because {plan.orphan_locks_suspended}. Fix the export and run "
+                     "again.")
+    if plan.restored:
+        lines.append(f"WARNING: {len(plan.restored)} lock(s) had been removed outside the "
+                     "connector (pwdAccountLockedTime gone, lock record still on the entry: "
+                     "a password reset does this) and are put back: "
+                     + _few([a.employee_id or a.dn for a in plan.restored]))
+    if plan.held:
+        lines.append(f"Held: {len(plan.held)} active people keep a sticky lock "
+                     "(6.2.2/6.2.3/6.3 need `connector unlock`): "
+                     + _few([h.employee_id for h in plan.held]))
+    return lines
+
+
+def _attention_lines(result: RunResult) -> list[str]:
+    lines: list[str] = []
     rejected = result.rejected
     if rejected:
         lines.append(f"Rejected rows ({len(rejected)}; their accounts are left as they are):")
-        for row in rejected[:SHOW_REJECTED]:
-            lines.append(f"  line {row.line}: {row.employee_id or '?'}: {row.reason}")
+        lines += [f"  line {row.line}: {row.employee_id or '?'}: {row.reason}"
+                  for row in rejected[:SHOW_REJECTED]]
         if len(rejected) > SHOW_REJECTED:
             lines.append(f"  ... and {len(rejected) - SHOW_REJECTED} more (all of them in --json)")
     if result.failed:
         lines.append(f"Failed operations ({len(result.failed)}):")
-        for outcome in result.failed[:SHOW_REJECTED]:
-            lines.append(f"  {outcome.action.kind.value} {outcome.action.dn}: {outcome.error}")
+        lines += [f"  {o.action.kind.value} {o.action.dn}: {o.error}"
+                  for o in result.failed[:SHOW_REJECTED]]
     if result.only:
         lines.append(f"Only for: {', '.join(result.only)} (nobody else was planned or touched)")
-    for employee_id in result.only_unknown:
-        lines.append(f"  {employee_id}: neither on the roster nor in the managed OUs")
+    lines += [f"  {employee_id}: neither on the roster nor in the managed OUs"
+              for employee_id in result.only_unknown]
     if result.credentials_issued or result.credentials_withheld:
         lines.append(f"Initial passwords: {result.credentials_issued} issued, sealed in "
                      f"{', '.join(result.credential_files) or '-'}")
-        for code, count in sorted(result.credentials_withheld.items()):
-            lines.append(f"  {count} account(s) of unit {code or '?'} created WITHOUT a "
-                         "password: the units file names no recipient for it")
-    if result.error:
-        lines.append(f"Stopped: {result.error}")
-    if not result.dry_run and plan is not None and result.exit_code != 3:
+        lines += [f"  {count} account(s) of unit {code or '?'} created WITHOUT a password: "
+                  "the units file names no recipient for it"
+                  for code, count in sorted(result.credentials_withheld.items())]
+    return lines
+
+
+def _ending_lines(result: RunResult) -> list[str]:
+    lines = [f"Stopped: {result.error}"] if result.error else []
+    if not result.dry_run and result.plan is not None and result.exit_code != 3:
         applied = sum(1 for o in result.outcomes if o.ok)
         lines.append(f"Result: {applied} applied, {len(result.failed)} failed, in "
                      f"{result.duration:.2f}s")
     elif result.dry_run:
         lines.append(f"Dry run finished in {result.duration:.2f}s; nothing was written")
     lines.append(f"Exit code {result.exit_code}")
-    return "\n".join(lines)
+    return lines
 
 
 def status_report(data: Mapping[str, Any], where: object) -> str:

@@ -14,8 +14,9 @@ never a pass.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
-from connector.core.model import dn_key
+from connector.core.model import Snapshot, dn_key
 from connector.core.policy import area_of, managed_containers
 from connector.directory.base import Directory
 from connector.settings import Settings
@@ -24,81 +25,110 @@ LOCK_PROBE = "19700101000000Z"
 
 
 def run_check(settings: Settings, directory: Directory) -> tuple[list[str], bool]:
-    scope = settings.scope_value
-    layout = settings.layout_value
-    lines = [f"bound as: {directory.actor} (server says: {directory.who_am_i()})",
-             f"server: {directory.url}", f"scope: {scope}"]
-    ok = True
-    snapshot = directory.snapshot(scope)
-    containers = managed_containers(scope, layout, snapshot.provinces)
-    counts: dict[str, int] = {dn_key(c): 0 for c in containers}
-    for account in snapshot.accounts:
-        key = area_of(layout, account.container)
-        counts[key] = counts.get(key, 0) + 1
-    lines.append(f"managed OUs ({len(containers)}):")
-    for container in containers:
-        exists = directory.exists(container)
-        ok &= exists
-        state = f"{counts.get(dn_key(container), 0)} accounts" if exists else \
-            "MISSING (run `connector bootstrap`)"
-        lines.append(f"  {container}: {state}")
+    """The lines of the check, and whether it passed."""
+    check = _Check(settings, directory)
+    snapshot = directory.snapshot(check.scope)
+    containers = managed_containers(check.scope, check.layout, snapshot.provinces)
+    check.managed(snapshot, containers)
+    check.lines.append("write access:")
+    check.membership()
+    check.own(containers)
+    check.outside(_foreign_containers(settings, snapshot.provinces))
+    check.groups(snapshot.provinces)
+    check.lines.append("check passed" if check.ok else
+                       "check FAILED: fix the items marked WRONG or MISSING")
+    return check.lines, check.ok
 
-    def verdict(label: str, allowed: bool, expected: bool) -> None:
-        nonlocal ok
+
+class _Check:
+    """The lines said so far and the verdict: one WRONG or MISSING fails the check."""
+
+    def __init__(self, settings: Settings, directory: Directory) -> None:
+        self.settings, self.directory = settings, directory
+        self.scope, self.layout = settings.scope_value, settings.layout_value
+        self.lines = [f"bound as: {directory.actor} (server says: {directory.who_am_i()})",
+                      f"server: {directory.url}", f"scope: {self.scope}"]
+        self.ok = True
+
+    def verdict(self, label: str, allowed: bool, expected: bool) -> None:
         good = allowed == expected
-        ok &= good
-        mark = "ok" if good else "WRONG"
-        lines.append(f"  [{mark}] {label}: {'can' if allowed else 'cannot'} write"
-                     f" (should {'' if expected else 'not '}be able to)")
+        self.ok &= good
+        self.lines.append(f"  [{'ok' if good else 'WRONG'}] {label}: "
+                          f"{'can' if allowed else 'cannot'} write"
+                          f" (should {'' if expected else 'not '}be able to)")
 
-    lines.append("write access:")
-    group = layout.it_centre_group_dn if scope.is_it_centre else \
-        layout.province_group_dn(scope.code or "")
-    members = directory.group_members(group)
-    member = members is not None and dn_key(directory.actor) in members
-    ok &= member
-    lines.append(f"  [{'ok' if member else 'WRONG'}] {directory.actor} is "
-                 f"{'' if member else 'NOT '}a member of {group}"
-                 f"{'' if members is not None else ' (the group cannot be read)'}"
-                 " (the delegation ACLs grant this scope's rights to that group)")
-    for container in containers:
-        allowed = directory.probe_add(container)
-        if allowed is None:
-            ok = False
-            lines.append(f"  [WRONG] create under {container}: cannot be verified (the OU is "
-                         "missing, or the server gave an unexpected answer to the probe)")
-        else:
-            verdict(f"create under {container}", allowed, True)
-    own = [a for c in containers if (a := directory.first_account(c))]
-    for dn in own[:3]:
-        verdict(f"lock {dn}", directory.probe_write(dn, "pwdAccountLockedTime", LOCK_PROBE),
-                True)
-    if not scope.is_it_centre and own:
-        verdict(f"pwdPolicySubentry of {own[0]}",
-                directory.probe_write(own[0], "pwdPolicySubentry", f"cn=probe-{_nonce()}"),
-                False)
-    foreign = _foreign_containers(settings, snapshot.provinces)
-    for container in foreign[:4]:
-        refused = directory.probe_add(container)
-        if refused is not None:
-            verdict(f"create under {container} (outside the scope)", refused, False)
-    for container in foreign:
-        outsider = directory.first_account(container)
-        if outsider is not None:
-            verdict(f"lock {outsider} (outside the scope)",
-                    directory.probe_write(outsider, "pwdAccountLockedTime", LOCK_PROBE), False)
-    if scope.is_it_centre:
-        for code in sorted(snapshot.provinces)[:3]:
-            group = layout.province_group_dn(code)
-            if directory.exists(group):
-                verdict(f"member of {group}",
-                        directory.probe_write(group, "member", f"cn=probe-{_nonce()}"), True)
-    if directory.exists(layout.it_centre_group_dn):
-        verdict(f"member of {layout.it_centre_group_dn}",
-                directory.probe_write(layout.it_centre_group_dn, "member",
-                                      f"cn=probe-{_nonce()}"), False)
-    lines.append("check passed" if ok else "check FAILED: fix the items marked WRONG or MISSING")
-    return lines, ok
+    def managed(self, snapshot: Snapshot, containers: Sequence[str]) -> None:
+        counts: dict[str, int] = {dn_key(c): 0 for c in containers}
+        for account in snapshot.accounts:
+            key = area_of(self.layout, account.container)
+            counts[key] = counts.get(key, 0) + 1
+        self.lines.append(f"managed OUs ({len(containers)}):")
+        for container in containers:
+            exists = self.directory.exists(container)
+            self.ok &= exists
+            state = f"{counts.get(dn_key(container), 0)} accounts" if exists else \
+                "MISSING (run `connector bootstrap`)"
+            self.lines.append(f"  {container}: {state}")
+
+    def membership(self) -> None:
+        layout, directory = self.layout, self.directory
+        group = layout.it_centre_group_dn if self.scope.is_it_centre else \
+            layout.province_group_dn(self.scope.code or "")
+        members = directory.group_members(group)
+        member = members is not None and dn_key(directory.actor) in members
+        self.ok &= member
+        self.lines.append(f"  [{'ok' if member else 'WRONG'}] {directory.actor} is "
+                          f"{'' if member else 'NOT '}a member of {group}"
+                          f"{'' if members is not None else ' (the group cannot be read)'}"
+                          " (the delegation ACLs grant this scope's rights to that group)")
+
+    def own(self, containers: Sequence[str]) -> None:
+        """Create in each managed OU and lock a few of its accounts: both must work."""
+        directory = self.directory
+        for container in containers:
+            allowed = directory.probe_add(container)
+            if allowed is None:
+                self.ok = False
+                self.lines.append(f"  [WRONG] create under {container}: cannot be verified "
+                                  "(the OU is missing, or the server gave an unexpected "
+                                  "answer to the probe)")
+            else:
+                self.verdict(f"create under {container}", allowed, True)
+        own = [a for c in containers if (a := directory.first_account(c))]
+        for dn in own[:3]:
+            self.verdict(f"lock {dn}",
+                         directory.probe_write(dn, "pwdAccountLockedTime", LOCK_PROBE), True)
+        if not self.scope.is_it_centre and own:
+            self.verdict(f"pwdPolicySubentry of {own[0]}",
+                         directory.probe_write(own[0], "pwdPolicySubentry",
+                                               f"cn=probe-{_nonce()}"), False)
+
+    def outside(self, foreign: Sequence[str]) -> None:
+        """Outside the lane, creates and locks must be refused."""
+        directory = self.directory
+        for container in foreign[:4]:
+            refused = directory.probe_add(container)
+            if refused is not None:
+                self.verdict(f"create under {container} (outside the scope)", refused, False)
+        for container in foreign:
+            outsider = directory.first_account(container)
+            if outsider is not None:
+                self.verdict(f"lock {outsider} (outside the scope)",
+                             directory.probe_write(outsider, "pwdAccountLockedTime",
+                                                   LOCK_PROBE), False)
+
+    def groups(self, provinces: frozenset[str]) -> None:
+        layout, directory = self.layout, self.directory
+        if self.scope.is_it_centre:
+            for code in sorted(provinces)[:3]:
+                group = layout.province_group_dn(code)
+                if directory.exists(group):
+                    self.verdict(f"member of {group}", directory.probe_write(
+                        group, "member", f"cn=probe-{_nonce()}"), True)
+        if directory.exists(layout.it_centre_group_dn):
+            self.verdict(f"member of {layout.it_centre_group_dn}",
+                         directory.probe_write(layout.it_centre_group_dn, "member",
+                                               f"cn=probe-{_nonce()}"), False)
 
 
 def _foreign_containers(settings: Settings, provinces: frozenset[str]) -> list[str]:

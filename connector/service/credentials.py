@@ -21,7 +21,7 @@ from pathlib import Path
 from loguru import logger
 
 from connector.core.actions import Action, Kind
-from connector.core.model import dn_key
+from connector.core.model import Account, dn_key
 from connector.core.policy import managed_containers
 from connector.core.results import RunResult
 from connector.core.units import Units
@@ -240,9 +240,10 @@ def write_refusal_in(lane: Sequence[str], dn: str) -> bool:
     return not any(dn_key(dn).endswith("," + dn_key(c)) for c in lane)
 
 
-def reset_password(settings: Settings, directory: Directory, units: Units | None,
-                   employee_id: str, run_id: str, note: str | None = None) -> Path:
-    """A new sealed initial credential for one unlocked account of the scope."""
+def _resettable(settings: Settings, directory: Directory, units: Units | None,
+                employee_id: str) -> tuple[Account, tuple[str, ...], str, str]:
+    """The one unlocked account of the scope a reset may touch, the containers it is in,
+    its unit code and the unit's recipient; else why not (nothing changed)."""
     scope, layout = settings.scope_value, settings.layout_value
     provinces = frozenset(units.province_codes) if units else frozenset()
     if scope.code is not None:
@@ -271,6 +272,16 @@ def reset_password(settings: Settings, directory: Directory, units: Units | None
     if recipient is None:
         raise PermissionRefused(f"unit {code or '?'} ({unit_type or '?'}) names no recipient in "
                                 "the units file: no password is issued that nobody may read")
+    return account, containers, code, recipient
+
+
+def reset_password(settings: Settings, directory: Directory, units: Units | None,
+                   employee_id: str, run_id: str, note: str | None = None) -> Path:
+    """A new sealed initial credential for one unlocked account of the scope: sealed
+    first, then set; nothing changed when it cannot be sealed (SPEC §15)."""
+    account, containers, code, recipient = _resettable(settings, directory, units,
+                                                       employee_id)
+    scope = settings.scope_value
     password = new_password()
     action = Action(Kind.UPDATE, account.dn, "password_reset", employee_id=account.employee_id,
                     note=_join(note, ISSUED))
