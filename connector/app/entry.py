@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
 
     A one-shot command runs without cyclic garbage collection (the daemon turns it back
     on): its life is one run, whose objects hold no cycles, and each collection pass
-    walks all of them (see ``service.reconcile.collection_paused``)."""
+    walks all of them (see ``service.concurrency.collection_paused``)."""
     if argv is None:
         gc.disable()
     threading.current_thread().name = "main"
