@@ -34,6 +34,7 @@ def apply_in_phases(
     may return the action as it was done (e.g. with a note), reported in its stead.
     """
     unavailable: list[DirectoryUnavailable] = []
+    halted = threading.Event()
 
     def run(action: Action) -> Outcome:
         try:
@@ -43,11 +44,14 @@ def apply_in_phases(
             return Outcome(action, str(exc))
         except (DirectoryError, ScopeViolation) as exc:
             return Outcome(action, str(exc))
+        except BaseException:
+            halted.set()  # a defect: nothing new is sent while it is raised
+            raise
         return Outcome(done or action)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
         for phase in phases(actions):
-            for outcome in _run_phase(pool, run, phase, workers, unavailable, stop):
+            for outcome in _run_phase(pool, run, phase, workers, unavailable, stop, halted):
                 on_outcome(outcome)
             if unavailable:
                 raise unavailable[0]
@@ -57,7 +61,7 @@ def apply_in_phases(
 
 def _run_phase(pool: ThreadPoolExecutor, run: Callable[[Action], Outcome],
                phase: Sequence[Action], workers: int, unavailable: list[DirectoryUnavailable],
-               stop: threading.Event | None) -> Iterator[Outcome]:
+               stop: threading.Event | None, halted: threading.Event) -> Iterator[Outcome]:
     """At most ``2 × workers`` in flight; nothing new once the link is lost or a stop
     is asked for."""
     pending: set[Future[Outcome]] = set()
@@ -65,8 +69,8 @@ def _run_phase(pool: ThreadPoolExecutor, run: Callable[[Action], Outcome],
     exhausted = False
     while True:
         while not exhausted and len(pending) < workers * 2:
-            action = None if unavailable or (stop is not None and stop.is_set()) else \
-                next(queue, None)
+            action = None if unavailable or halted.is_set() or (
+                stop is not None and stop.is_set()) else next(queue, None)
             if action is None:
                 exhausted = True
                 break
