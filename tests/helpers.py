@@ -128,3 +128,27 @@ def ldap_entry(server, dn: str) -> dict[str, list[str]]:  # type: ignore[no-unty
             name, _, value = line.partition(": ")
             values.setdefault(name, []).append(value)
     return values
+
+
+ANCHOR_PREFIX = "description: bhxh-audit-head:"
+_ANCHOR_BOOKKEEPING = ("modifyTimestamp:", "modifiersName:", "entryCSN:")
+
+
+def tree(server) -> dict[str, str]:
+    """Every entry as ldapsearch shows it, operational attributes too, by lowercased DN.
+
+    The audit anchor (SPEC §12) is left out: a refused run writes an audit line, so
+    the head on its identity entry moves by contract. On an identity entry the
+    modification stamps that the anchor write moves are left out with it; every
+    other value of every entry is compared.
+    """
+    entries = {}
+    for block in server.search(LAYOUT.base_dn).strip().split("\n\n"):
+        if not block.startswith("dn:"):
+            continue
+        lines = block.splitlines()
+        if any(line.startswith(ANCHOR_PREFIX) for line in lines):
+            lines = [line for line in lines if not line.startswith(ANCHOR_PREFIX)
+                     and not line.startswith(_ANCHOR_BOOKKEEPING)]
+        entries[lines[0].lower()] = "\n".join(lines)
+    return entries

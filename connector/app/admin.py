@@ -14,7 +14,7 @@ from connector.app.options import (
     load,
     print_json,
 )
-from connector.core.render import bootstrap_text, reorganize_text
+from connector.core.render import bootstrap_text, reorganize_text, verify_text
 from connector.errors import ExitCode
 
 
@@ -127,3 +127,45 @@ def check(ctx: click.Context, config: Path | None, scope: str | None) -> None:
     for line in lines:
         click.echo(line)
     ctx.exit(ExitCode.OK if ok else ExitCode.PARTIAL)
+
+
+@click.group("audit", epilog=EPILOG, short_help="Check the audit trail (chain and anchor).")
+def audit() -> None:
+    """The audit trail: chained lines, anchored in the directory (SPEC §12)."""
+
+
+@audit.command("verify", epilog=EPILOG)
+@config_option
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="stdout is one JSON document.")
+@click.option("--scope", default=None, help="Override CONNECTOR_SCOPE.")
+@click.pass_context
+def verify(ctx: click.Context, config: Path | None, paths: tuple[Path, ...], as_json: bool,
+           scope: str | None) -> None:
+    """Recompute the trail's chain and check it against this identity's anchor.
+
+    PATHS: the trail, or a rotated set oldest first (default: CONNECTOR_AUDIT__PATH).
+    Exit 0 when every line follows the one before it and the anchored head is there;
+    1 naming the first line where it breaks (edited, removed, inserted, reordered,
+    a seq gap, a file shorter than the anchor); 2 when a file cannot be read.
+
+    \b
+    Examples:
+      connector audit verify
+      connector audit verify /var/log/connector/audit.jsonl.1 /var/log/connector/audit.jsonl
+    """
+    from connector.service.auditcheck import verify_trail
+
+    ctx.meta["json"] = as_json
+    settings = load(ctx, config, scope=scope)
+    directory = connect(settings)
+    try:
+        anchored = directory.read_anchor()
+    finally:
+        directory.close()
+    report = verify_trail(list(paths) or [settings.audit.path], anchored)
+    if as_json:
+        print_json(report)
+    else:
+        click.echo(verify_text(report))
+    ctx.exit(ExitCode.OK if report["ok"] else ExitCode.PARTIAL)

@@ -32,5 +32,5 @@ def cli(config: Path | None, verbose: bool) -> None:
 
 for command in (runs.reconcile, runs.apply_command, runs.daemon, runs.status, accounts.lock,
                 accounts.unlock, accounts.reset_password_command, admin.bootstrap,
-                admin.reorganize, admin.check):
+                admin.reorganize, admin.check, admin.audit):
     cli.add_command(command)

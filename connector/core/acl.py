@@ -30,6 +30,7 @@ first matching rule is the right one:
     already holds ``ou: people``): a grant that can change nothing, for
     ``connector check`` to probe while the OU is still empty
  9  ou=central, ou=vendors, ou=provinces: the IT Centre adds and modifies
+9b  ou=system: each identity writes its own ``bhxh-audit-head:`` value (SPEC §12)
 10  everything else: authenticated identities read, anonymous nothing
 
 DNs are written with ``dn.exact``/``dn.children``, which slapd compares in
@@ -47,6 +48,8 @@ LOCK_MARKERS = "(|(pwdAccountLockedTime=*)(description=bhxh-lock:*))"
 READ_AND_ADD = "=arscxd"
 #: POSIX regex, case-insensitive by hand: a province may not place a hold either.
 HOLD_REGEX = "^[[:space:]]*[bB][hH][xX][hH]-[lL][oO][cC][kK]:6\\.3:"
+#: the one ``description`` value an identity may write on itself: its audit head
+ANCHOR_REGEX = "^bhxh-audit-head:[0-9]+:[0-9a-f]{64}$"
 ROOT_PEERCRED = "gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth"
 UNLIMITED = ("size.soft=unlimited size.hard=unlimited size.prtotal=unlimited "
              "time.soft=unlimited time.hard=unlimited")
@@ -144,6 +147,9 @@ def acl_rules(layout: Layout, units: Units, operator_dn: str = ROOT_PEERCRED) ->
         f'to dn.subtree="{layout.provinces_dn}" attrs=children by {it} add '
         "by users read by * none",
         f'to dn.children="{layout.provinces_dn}" by {it} write by users read by * none',
+        # SPEC §12: each identity anchors its audit head on its own entry, nothing more
+        f'to dn.children="{layout.system_dn}" attrs=description val.regex="{ANCHOR_REGEX}" '
+        "by self write by users read by * none",
         "to * by users read by * none",
     ]
     return rules

@@ -207,3 +207,17 @@ def reorganize_text(result: ReorganizeResult) -> str:
     lines.append(f"{len(result.moves)} account(s) {'to move' if dry_run else 'moved'}, "
                  f"{len(result.failed)} failed" if result.moves else "nothing to move")
     return "\n".join(lines)
+
+
+def verify_text(report: Mapping[str, Any]) -> str:
+    """``connector audit verify`` for a person."""
+    anchor = report.get("anchor_seq")
+    anchored = f"anchored at seq {anchor}" if anchor is not None else "no anchor in the " \
+        "directory for this identity yet"
+    if report["ok"]:
+        return (f"audit trail OK: {report['lines']} lines, head seq {report['head_seq']} "
+                f"({str(report['head_sha256'])[:16]}…), {anchored}")
+    problem = report["first_break"]
+    return (f"audit trail BROKEN at seq {problem['seq']} ({problem['file']}, line "
+            f"{problem['line']}): {problem['problem']}; {report['lines']} lines read, "
+            f"{anchored}")

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import resource
 import stat
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring as _text
 from pathlib import Path
 from typing import NamedTuple
@@ -26,6 +27,7 @@ from typing import NamedTuple
 from loguru import logger
 
 from connector.core.actions import Action
+from connector.core.chain import ZERO, chained, head_of
 from connector.errors import AuditError
 
 #: the local UTC offset's timezone, by offset in seconds (looked up per call: an offset
@@ -55,6 +57,18 @@ def _changes(changes: Sequence[tuple[str, str | None]]) -> str:
                             for name, value in dict(changes).items()]) + "}"
 
 
+#: ``(seq, sha256)`` of the last line this process wrote to any audit log: what the run
+#: anchors in the directory at its end (``service.anchor``)
+_LAST: list[tuple[int, str]] = []
+_LAST_LOCK = threading.Lock()
+
+
+def last_head() -> tuple[int, str] | None:
+    """The head this process last wrote, once (taken: the next run starts afresh)."""
+    with _LAST_LOCK:
+        return _LAST.pop() if _LAST else None
+
+
 #: bytes a line may take, for the space an audit must have before a run writes to it
 LINE_BUDGET = 640
 #: lines kept in memory before one write: a crash loses none of them (the run's
@@ -69,7 +83,8 @@ class AuditLog:
     to. ``prepare`` proves the file writable before a run changes anything."""
 
     def __init__(self, path: Path | str, *, run_id: str, actor: str, scope: str,
-                 plan_id: str | None = None) -> None:
+                 plan_id: str | None = None,
+                 anchor: Callable[[], tuple[int, str] | None] | None = None) -> None:
         self.path = Path(path)
         #: ``connector apply``: the run_id of the run that made the plan (SPEC §6)
         self.plan_id = plan_id
@@ -79,6 +94,11 @@ class AuditLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._pending: list[str] = []
+        #: where a new or emptied file continues the chain (SPEC §12): the head last
+        #: anchored in the directory, asked for only when the file is empty
+        self._anchor = anchor
+        #: ``(seq, sha256)`` of the last line this log wrote (None: none yet)
+        self.head: tuple[int, str] | None = None
         self._head = (f', "run_id": {_text(run_id)}, "actor": {_text(actor)}, '
                       f'"scope": {_text(scope)}, ')
         self._tail = "}" if plan_id is None else f', "plan_id": {_text(plan_id)}}}'
@@ -192,12 +212,13 @@ class AuditLog:
         """The pending lines in one write, whole or not at all (lock held)."""
         if not self._pending:
             return
-        data = "".join(self._pending).encode("utf-8")
-        self._pending.clear()
         fd = self._opened()
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             start = os.fstat(fd).st_size
+            seq, prev = self._last_head(fd, start)
+            data, seq, prev = chained(self._pending, seq, prev)
+            self._pending.clear()
             try:
                 written = os.write(fd, data)
             except OSError as exc:
@@ -210,8 +231,27 @@ class AuditLog:
                 raise AuditError(f"cannot write to the audit log {self.path}: {reason}; "
                                  "no further change is sent, and the next run writes the "
                                  "lines of the changes already made")
+            self.head = (seq, prev)
+            with _LAST_LOCK:
+                _LAST[:] = [self.head]
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _last_head(self, fd: int, size: int) -> tuple[int, str]:
+        """``(seq, sha256)`` of the file's last line (lock held): one small read per
+        batch. An empty file continues from the anchored head; a file whose last line
+        predates the chain starts it at its line count."""
+        if size == 0:
+            anchored = self._anchor() if self._anchor is not None else None
+            return anchored or (0, ZERO)
+        tail = os.pread(fd, min(size, 65536), max(size - 65536, 0)).rstrip(b"\n")
+        last = tail[tail.rfind(b"\n") + 1:]
+        digest = hashlib.sha256(last).hexdigest()
+        head = head_of(last)
+        if head is not None:
+            return head[0], digest
+        with open(self.path, "rb") as handle:
+            return sum(1 for _ in handle), digest
 
     def close(self) -> None:
         """Write what is pending and make it durable (the run's journal is dropped only

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from connector.outputs.planfile import (
     read_plan,
     write_plan,
 )
+from connector.service.anchor import anchor_head
 from connector.service.credentials import Issuer, report_sealed
 from connector.service.journal import journal, recover
 from connector.settings import Settings
@@ -91,12 +92,13 @@ def pending_path(settings: Settings, plan_id: str) -> Path:
         f"{plan_id}.json"
 
 
-def save_plan(path: Path, document: dict[str, Any], settings: Settings) -> Path:
+def save_plan(path: Path, document: dict[str, Any], settings: Settings,
+              anchor: Callable[[], tuple[int, str] | None] | None = None) -> Path:
     """Write the plan file and, first, the audit line with its digest (SPEC §15): the
     only file ``apply`` will accept under this plan_id is the one written here."""
     data = plan_bytes(document)
     audit = AuditLog(settings.audit.path, run_id=document["plan_id"], actor=document["actor"],
-                     scope=document["scope"], plan_id=document["plan_id"])
+                     scope=document["scope"], plan_id=document["plan_id"], anchor=anchor)
     try:
         audit.prepare(1)
         audit.record_plan(document["plan_id"], digest(data), str(path))
@@ -228,10 +230,11 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     groups: dict[str, frozenset[str] | None] = {
         dn_key(g.dn): frozenset(dn_key(m) for m in g.members) for g in snapshot.groups.values()}
     audit = AuditLog(settings.audit.path, run_id=run_id, actor=directory.actor,
-                     scope=plan.scope, plan_id=plan.plan_id)
+                     scope=plan.scope, plan_id=plan.plan_id, anchor=directory.latest_anchor)
     audit.prepare(len(actions))
     with journal(settings, audit, actions):
         _send(settings, plan, actions, directory, audit, result, accounts, groups, lane)
+    anchor_head(directory)
     if result.skipped or result.failed:
         result.exit_code = ExitCode.PARTIAL
     logger.info("plan {}: {} applied, {} skipped, {} failed", plan.plan_id,

@@ -36,6 +36,7 @@ from connector.errors import (
 from connector.outputs.audit import AuditLog
 from connector.outputs.files import write_atomically
 from connector.outputs.sealed import Credential, new_password, write_sealed
+from connector.service.anchor import anchor_head
 from connector.settings import Settings
 
 ISSUED = "credential: issued"
@@ -286,7 +287,7 @@ def reset_password(settings: Settings, directory: Directory, units: Units | None
     action = Action(Kind.UPDATE, account.dn, "password_reset", employee_id=account.employee_id,
                     note=_join(note, ISSUED))
     audit = AuditLog(settings.audit.path, run_id=run_id, actor=directory.actor,
-                     scope=str(scope))
+                     scope=str(scope), anchor=directory.latest_anchor)
     try:
         audit.prepare(1)
         prove_writable(settings.credentials_dir)
@@ -314,5 +315,6 @@ def reset_password(settings: Settings, directory: Directory, units: Units | None
         audit.record(action, dry_run=False)
     finally:
         audit.close()
+    anchor_head(directory)
     logger.info("new initial password for {} sealed in {}", account.dn, path)
     return path

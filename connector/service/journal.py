@@ -174,7 +174,8 @@ def _recover_one(settings: Settings, directory: Directory, path: Path, fd: int) 
         groups = {dn_key(a.dn): directory.group_members(a.dn) for a in missing
                   if a.kind in GROUP_KINDS}
         audit = AuditLog(settings.audit.path, run_id=run_id, actor=str(document["actor"]),
-                         scope=scope, plan_id=document.get("plan_id"))
+                         scope=scope, plan_id=document.get("plan_id"),
+                         anchor=directory.latest_anchor)
         audit.prepare(len(missing))
         try:
             for action in missing:

@@ -24,6 +24,7 @@ from connector.core.results import ManualResult, Outcome
 from connector.directory.base import Directory
 from connector.errors import ConfigError, NotFound, PermissionRefused
 from connector.outputs.audit import AuditLog
+from connector.service.anchor import anchor_head
 from connector.service.journal import journal, recover
 from connector.service.runid import new_run_id
 from connector.settings import Settings
@@ -47,7 +48,7 @@ def _run_manual(settings: Settings, directory: Directory, actions: list[Action],
                 message: str) -> ManualResult:
     run_id = new_run_id()
     audit = AuditLog(settings.audit.path, run_id=run_id, actor=directory.actor,
-                     scope=str(settings.scope_value))
+                     scope=str(settings.scope_value), anchor=directory.latest_anchor)
     outcomes: list[Outcome] = []
 
     def on_outcome(outcome: Outcome) -> None:
@@ -61,6 +62,7 @@ def _run_manual(settings: Settings, directory: Directory, actions: list[Action],
             directory.apply(actions, on_outcome)
         finally:
             audit.close()
+    anchor_head(directory)
     return ManualResult(run_id, actions, outcomes, message)
 
 

@@ -27,6 +27,7 @@ from connector.core.units import Units
 from connector.directory.base import Directory
 from connector.errors import ConfigError, DirectoryUnavailable, ExitCode, SafetyAbort
 from connector.outputs.audit import AuditLog
+from connector.service.anchor import anchor_head
 from connector.service.approve import pending_path, plan_document, save_plan
 from connector.service.concurrency import Beside, collection_paused
 from connector.service.credentials import Issuer, report_sealed
@@ -224,7 +225,8 @@ class _Run:
         assert self.roster is not None
         if self.request.plan_out is not None and seen is not None:
             save_plan(self.request.plan_out,
-                      plan_document(result, plan, seen, settings, self.path), settings)
+                      plan_document(result, plan, seen, settings, self.path), settings,
+                      self.directory.latest_anchor)
         try:
             check_guard(plan, roster_rows=self.roster.rows,
                         max_lock_count=settings.safety.max_lock_count,
@@ -236,7 +238,7 @@ class _Run:
             if not self.request.dry_run and seen is not None and plan.actions:
                 pending = save_plan(pending_path(settings, result.run_id),
                                     plan_document(result, plan, seen, settings, self.path),
-                                    settings)
+                                    settings, self.directory.latest_anchor)
                 result.error += (f"; the plan is saved as {pending}: review it, then "
                                  f"approve exactly it with `connector apply {pending} "
                                  "--allow-mass-lock`")
@@ -252,7 +254,8 @@ class _Run:
         seals (SPEC §15)."""
         settings, result = self.settings, self.result
         audit = AuditLog(settings.audit.path, run_id=result.run_id,
-                         actor=self.directory.actor, scope=str(self.scope))
+                         actor=self.directory.actor, scope=str(self.scope),
+                         anchor=self.directory.latest_anchor)
         try:
             audit.prepare(len(plan.actions))
             if self.request.dry_run:
@@ -286,7 +289,10 @@ class _Run:
 
     def finish(self) -> None:
         result = self.result
-        self.directory.close()
+        try:
+            anchor_head(self.directory)
+        finally:
+            self.directory.close()
         self.reading.wait()  # the daemon's next run reuses the roster cache this one fills
         result.duration = time.monotonic() - self.started
         roster = self.roster

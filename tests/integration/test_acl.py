@@ -319,3 +319,27 @@ def test_the_check_probe_grant_shows_who_may_create_and_can_change_nothing(
         conn.modify(container, {attribute: [(ldap3.MODIFY_DELETE, [value])]})
         assert conn.result["description"] == "insufficientAccessRights"
     assert server.search(container, "(objectClass=*)", ["*", "+"]).split("\n\n")[0] == before
+
+
+ANCHOR = "bhxh-audit-head:7:" + "ab" * 32
+
+
+@pytest.mark.parametrize("identity", ["it-centre", "province:BTE"])
+def test_each_identity_anchors_its_audit_head_on_itself_and_nothing_else(delegated,
+                                                                        identity):
+    """SPEC §12: the head value on its own entry, replacing the old one; not another
+    description value, not another identity's entry."""
+    server, identities = delegated
+    me = identities[identity]
+    other = identities["province:HCM"]
+    conn = connect(server, me)
+    conn.modify(me.dn, {"description": [(ldap3.MODIFY_ADD, [ANCHOR])]})
+    assert conn.result["description"] == "success"
+    newer = "bhxh-audit-head:9:" + "cd" * 32
+    conn.modify(me.dn, {"description": [(ldap3.MODIFY_DELETE, [ANCHOR]),
+                                         (ldap3.MODIFY_ADD, [newer])]})
+    assert conn.result["description"] == "success"
+    for target, value in ((me.dn, "any other text"), (me.dn, "bhxh-audit-head:1:short"),
+                          (other.dn, ANCHOR)):
+        conn.modify(target, {"description": [(ldap3.MODIFY_ADD, [value])]})
+        assert conn.result["description"] == "insufficientAccessRights", (target, value)

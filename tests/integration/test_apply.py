@@ -11,17 +11,11 @@ import stat
 import pytest
 
 from tests.conftest import connector_env
-from tests.helpers import LAYOUT, roster_csv, row, run_cli
+from tests.helpers import LAYOUT, roster_csv, row, run_cli, tree
 
 pytestmark = pytest.mark.integration
 
 PEOPLE = [row("TW1"), row("TW2"), row("TW3"), row("V1", unit_type="vendor", unit_code="VNPT")]
-
-
-def tree(server) -> dict[str, str]:
-    text = server.search(LAYOUT.base_dn)
-    return {b.splitlines()[0].lower(): b for b in text.strip().split("\n\n")
-            if b.startswith("dn:")}
 
 
 def central(uid: str) -> str:

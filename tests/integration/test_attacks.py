@@ -15,15 +15,9 @@ from connector.outputs.planfile import digest, plan_bytes
 from connector.testing.delegation import Identity, install_delegation
 from connector.testing.slapd import SlapdServer, sample_units
 from tests.conftest import connector_env
-from tests.helpers import LAYOUT, roster_csv, row, run_cli
+from tests.helpers import LAYOUT, roster_csv, row, run_cli, tree
 
 pytestmark = pytest.mark.integration
-
-
-def tree(server: SlapdServer) -> dict[str, str]:
-    text = server.search(LAYOUT.base_dn)
-    return {b.splitlines()[0].lower(): b for b in text.strip().split("\n\n")
-            if b.startswith("dn:")}
 
 
 def env_for(server: SlapdServer, identity: Identity, tmp_path: Path, **extra: str) -> dict:

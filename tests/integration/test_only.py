@@ -7,19 +7,12 @@ import json
 import pytest
 
 from tests.conftest import connector_env
-from tests.helpers import LAYOUT, roster_csv, row, run_cli
+from tests.helpers import LAYOUT, roster_csv, row, run_cli, tree
 
 pytestmark = pytest.mark.integration
 
 PEOPLE = [row("TW1"), row("TW2"), row("TW3"), row("V1", unit_type="vendor", unit_code="VNPT"),
           row("BA1", unit_type="province", unit_code="BTE", role="admin")]
-
-
-def tree(server) -> dict[str, str]:
-    """Every entry of the directory as ldapsearch shows it, operational attributes too."""
-    text = server.search(LAYOUT.base_dn)
-    blocks = [b for b in text.strip().split("\n\n") if b.startswith("dn:")]
-    return {b.splitlines()[0].lower(): b for b in blocks}
 
 
 def test_only_plans_and_applies_for_the_ids_given_and_touches_nobody_else(slapd, tmp_path):

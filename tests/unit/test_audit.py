@@ -23,8 +23,10 @@ actions = st.builds(
 
 def reference(log: AuditLog, action: Action, ts: str, dry_run: bool, error: str | None,
               outcome: str | None) -> str:
-    """The line as the connector first built it: a dict through json.dumps."""
-    line: dict[str, object] = {"ts": ts, "run_id": log.run_id, "actor": log.actor,
+    """The line as the connector first built it: a dict through json.dumps, the chain
+    first (the first line of a new trail: seq 1, prev 64 zeros)."""
+    line: dict[str, object] = {"seq": 1, "prev": "0" * 64, "ts": ts, "run_id": log.run_id,
+                               "actor": log.actor,
                                "scope": log.scope, **action.to_dict(), "dry_run": dry_run,
                                "outcome": outcome or ("failed" if error else "ok"),
                                "error": error}
