@@ -31,7 +31,7 @@ from pydantic_settings import (
 )
 
 from connector.core.model import Layout, Scope
-from connector.core.urls import LdapUrl, parse_ldap_urls
+from connector.core.urls import LdapUrl, parse_ldap_urls, split_syslog_url
 from connector.errors import ConfigError
 
 ENV_PREFIX = "CONNECTOR_"
@@ -111,6 +111,22 @@ class UnitsSettings(_Group):
 
 class AuditSettings(_Group):
     path: Path = Field(Path("audit.jsonl"), description="JSON Lines audit log, appended")
+    syslog: str | None = Field(None, description="also forward every audit line to this "
+                               "syslog collector as RFC 5424 (tcp://host:601, udp://host:514, "
+                               "tls://host:6514); lines it does not take go at the next run")
+    syslog_timeout: float = Field(3.0, gt=0, le=60, description="seconds to connect to the "
+                                  "collector and to wait for it to take the lines")
+    syslog_ca_file: Path | None = Field(None, description="tls://: the CA certificate(s) the "
+                                        "collector's certificate must chain to (default: the "
+                                        "system's)")
+
+    @field_validator("syslog")
+    @classmethod
+    def _check_syslog(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            split_syslog_url(value)
+            return value.strip()
+        return None
 
 
 class SafetySettings(_Group):

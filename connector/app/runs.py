@@ -151,9 +151,18 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
 
     settings = load(ctx, config)
     data = read_status(settings)
+    forwarding = settings.audit.syslog is not None
+    if forwarding:  # now, not as of the daemon's last run: one-shot runs forward too
+        from connector.outputs.forward import waiting
+
+        lines_waiting = waiting(settings.audit.path, settings.state.dir)
     if data is None:
         click.echo(f"no status yet in {settings.state.dir} (the daemon has not run)")
+        if forwarding:
+            click.echo(f"audit trail: {lines_waiting} lines wait for the syslog collector")
         ctx.exit(ExitCode.PARTIAL)
+    if forwarding:
+        data["audit_lines_waiting"] = lines_waiting
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

@@ -85,6 +85,8 @@ class RunResult:
     #: planner saw it (id of the action → why)
     skipped: dict[int, str] = field(default_factory=dict)
     plan_id: str | None = None
+    #: SPEC §12: audit lines the syslog collector has not taken (None: none is set)
+    audit_lines_waiting: int | None = None
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -161,6 +163,7 @@ class RunResult:
                 "duration_seconds": round(self.duration, 3),
                 "phase_seconds": {k: round(v, 3) for k, v in self.timings.items()},
                 "directory_read": self.directory_read,
+                "audit_lines_waiting": self.audit_lines_waiting,
             },
             "actions": actions,
             "rejected": listed(r.to_dict() for r in self.rejected),

@@ -58,3 +58,25 @@ def parse_ldap_urls(text: str) -> tuple[LdapUrl, ...]:
     if not urls:
         raise ValueError("no LDAP URL given")
     return tuple(urls)
+
+
+#: default ports: 514 for UDP (RFC 5426), 601 for TCP (RFC 3195's syslog-conn), 6514
+#: for TLS (RFC 5425)
+SYSLOG_PORTS = {"udp": 514, "tcp": 601, "tls": 6514}
+
+
+def split_syslog_url(text: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of ``CONNECTOR_AUDIT__SYSLOG`` (``tcp://host:601``,
+    ``udp://host``, ``tls://host:6514``); a malformed one raises ValueError, said at
+    settings validation."""
+    parts = urlsplit(text.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in SYSLOG_PORTS:
+        raise ValueError(f"{text!r}: the scheme must be tcp://, udp:// or tls://")
+    try:
+        port = parts.port or SYSLOG_PORTS[scheme]
+    except ValueError:
+        raise ValueError(f"{text!r}: the port is not a number from 1 to 65535") from None
+    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.username:
+        raise ValueError(f"{text!r}: give scheme://host[:port] and nothing more")
+    return scheme, parts.hostname, port

@@ -36,7 +36,7 @@ from connector.outputs.planfile import (
     read_plan,
     write_plan,
 )
-from connector.service.anchor import anchor_head
+from connector.service.anchor import close_trail
 from connector.service.credentials import Issuer, report_sealed
 from connector.service.journal import journal, recover
 from connector.settings import Settings
@@ -234,7 +234,7 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     audit.prepare(len(actions))
     with journal(settings, audit, actions):
         _send(settings, plan, actions, directory, audit, result, accounts, groups, lane)
-    anchor_head(directory)
+    result.audit_lines_waiting = close_trail(directory, settings)
     if result.skipped or result.failed:
         result.exit_code = ExitCode.PARTIAL
     logger.info("plan {}: {} applied, {} skipped, {} failed", plan.plan_id,

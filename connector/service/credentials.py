@@ -36,7 +36,7 @@ from connector.errors import (
 from connector.outputs.audit import AuditLog
 from connector.outputs.files import write_atomically
 from connector.outputs.sealed import Credential, new_password, write_sealed
-from connector.service.anchor import anchor_head
+from connector.service.anchor import close_trail
 from connector.settings import Settings
 
 ISSUED = "credential: issued"
@@ -315,6 +315,6 @@ def reset_password(settings: Settings, directory: Directory, units: Units | None
         audit.record(action, dry_run=False)
     finally:
         audit.close()
-    anchor_head(directory)
+    close_trail(directory, settings)
     logger.info("new initial password for {} sealed in {}", account.dn, path)
     return path

@@ -24,7 +24,7 @@ from connector.core.results import ManualResult, Outcome
 from connector.directory.base import Directory
 from connector.errors import ConfigError, NotFound, PermissionRefused
 from connector.outputs.audit import AuditLog
-from connector.service.anchor import anchor_head
+from connector.service.anchor import close_trail
 from connector.service.journal import journal, recover
 from connector.service.runid import new_run_id
 from connector.settings import Settings
@@ -62,7 +62,7 @@ def _run_manual(settings: Settings, directory: Directory, actions: list[Action],
             directory.apply(actions, on_outcome)
         finally:
             audit.close()
-    anchor_head(directory)
+    close_trail(directory, settings)
     return ManualResult(run_id, actions, outcomes, message)
 
 

@@ -27,7 +27,7 @@ from connector.core.units import Units
 from connector.directory.base import Directory
 from connector.errors import ConfigError, DirectoryUnavailable, ExitCode, SafetyAbort
 from connector.outputs.audit import AuditLog
-from connector.service.anchor import anchor_head
+from connector.service.anchor import close_trail
 from connector.service.approve import pending_path, plan_document, save_plan
 from connector.service.concurrency import Beside, collection_paused
 from connector.service.credentials import Issuer, report_sealed
@@ -290,7 +290,7 @@ class _Run:
     def finish(self) -> None:
         result = self.result
         try:
-            anchor_head(self.directory)
+            result.audit_lines_waiting = close_trail(self.directory, self.settings)
         finally:
             self.directory.close()
         self.reading.wait()  # the daemon's next run reuses the roster cache this one fills
