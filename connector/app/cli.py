@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from connector import __version__
-from connector.app import accounts, admin, runs
+from connector.app import accounts, admin, revert, runs
 from connector.app.options import EPILOG
 
 
@@ -32,5 +32,5 @@ def cli(config: Path | None, verbose: bool) -> None:
 
 for command in (runs.reconcile, runs.apply_command, runs.daemon, runs.status, accounts.lock,
                 accounts.unlock, accounts.reset_password_command, admin.bootstrap,
-                admin.reorganize, admin.check, admin.audit):
+                admin.reorganize, admin.check, admin.audit, revert.revert):
     cli.add_command(command)

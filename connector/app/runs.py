@@ -43,11 +43,14 @@ from connector.errors import ConfigError, ExitCode
 @click.option("--only", "only", multiple=True, metavar="ID",
               help="Plan and apply only for this employee_id (repeatable): a new hire now, "
                    "without running the whole roster; nobody else is touched.")
+@click.option("--allow-reverted-roster", is_flag=True,
+              help="Apply a roster whose run was reverted (`connector revert`), which is "
+                   "otherwise refused with exit 3 until the roster changes.")
 @click.pass_context
 def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: bool,
               roster: Path | None, allow_mass_lock: bool, scope: str | None,
               units_path: Path | None, no_wait: bool, plan_out: Path | None,
-              report: Path | None, only: tuple[str, ...]) -> None:
+              report: Path | None, only: tuple[str, ...], allow_reverted_roster: bool) -> None:
     """One run: read the roster, read the directory, plan, apply, audit.
 
     \b
@@ -67,7 +70,8 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
     with run_lock(settings, wait=not no_wait), ApplyProgress(as_json) as progress:
         result = run(settings, lambda: connect(settings),
                      Request(dry_run=dry_run, allow_mass_lock=allow_mass_lock,
-                             roster_path=roster, only=only, plan_out=plan_out),
+                             roster_path=roster, only=only, plan_out=plan_out,
+                             allow_reverted_roster=allow_reverted_roster),
                      progress=progress)
     show_run(result, settings, report, as_json)
     ctx.exit(result.exit_code)

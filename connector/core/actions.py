@@ -47,6 +47,8 @@ PERSON_ATTRIBUTES = (
     "pwdStartTime",
     "pwdEndTime",
 )
+#: the ``pwdAccountLockedTime`` value a connector lock writes (ppolicy: locked for good)
+LOCKED_TIME = "000001010000Z"
 #: The effective-date attributes (ppolicy enforces them at bind time, SPEC §3).
 DATE_ATTRIBUTES = {"start_date": "pwdStartTime", "end_date": "pwdEndTime"}
 
@@ -76,6 +78,10 @@ class Action:
     #: an unlock that removes only its ``lock_values`` and leaves the entry locked by the
     #: records that remain (the IT Centre lifting its 6.3 hold from a province's staff)
     lift_only: bool = False
+    #: an update: the old values of the attributes it changes (SPEC §13's ``before``)
+    before: tuple[tuple[str, str | None], ...] = ()
+    #: an action of a revert plan: the run_id it undoes (SPEC §13)
+    reverts: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -88,7 +94,26 @@ class Action:
             "member": self.member,
             "note": self.note,
             "from_dn": self.from_dn,
+            "reverts": self.reverts,
         }
+
+    def before_dict(self) -> dict[str, object] | None:
+        """What the action replaces (SPEC §13): the old values of an update, the lock
+        records a lock, relabel or unlock removes (an unlock also lifts the ppolicy
+        lock), the member of a group change, the DN before a move; None for a create."""
+        kind = self.kind
+        if kind is Kind.CREATE:
+            return None
+        if kind is Kind.UPDATE:
+            return dict(self.before)
+        if kind in (Kind.LOCK, Kind.RELABEL, Kind.UNLOCK):
+            before: dict[str, object] = {"description": list(self.lock_values)}
+            if kind is Kind.UNLOCK and not self.lift_only:
+                before["pwdAccountLockedTime"] = LOCKED_TIME
+            return before
+        if kind in (Kind.GROUP_ADD, Kind.GROUP_REMOVE):
+            return {"member": self.member, "present": kind is Kind.GROUP_REMOVE}
+        return {"dn": self.from_dn}
 
     @property
     def sort_key(self) -> tuple[int, str, str]:

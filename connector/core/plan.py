@@ -201,7 +201,8 @@ class _Planner:
             changes = tuple(c for c in changes if c[0] != "departmentNumber")
             current = {**current, "departmentNumber": wanted["departmentNumber"]}
             self.actions.append(Action(Kind.UPDATE, account.dn, Reason.REORGANIZED,
-                                       employee_id=account.employee_id, changes=renamed))
+                                       employee_id=account.employee_id, changes=renamed,
+                                       before=_old(account.values, renamed)))
         lock = status_lock(person)
         if lock is None and _moved_field_or_unit(current, wanted):
             lock = LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
@@ -209,7 +210,8 @@ class _Planner:
             self.lock(account, lock)
         if changes:
             self.actions.append(Action(Kind.UPDATE, account.dn, Reason.CHANGED,
-                                       employee_id=account.employee_id, changes=changes))
+                                       employee_id=account.employee_id, changes=changes,
+                                       before=_old(current, changes)))
         if lock is None and account.locked:
             if is_liftable(account.lock_clause):
                 self.actions.append(Action(Kind.UNLOCK, account.dn, Reason.RETURNED,
@@ -363,3 +365,9 @@ _LINE = itemgetter(1)
 
 def id_key_of(rejected: Rejected) -> str:
     return (rejected.employee_id or "").casefold()
+
+
+def _old(values: Mapping[str, str],
+         changes: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None], ...]:
+    """The values an update replaces (SPEC §13's ``before``)."""
+    return tuple((name, values.get(name)) for name, _ in changes)

@@ -23,6 +23,7 @@ from connector.core.policy import (
     unlock_refusal,
     write_refusal,
 )
+from connector.core.revert import Undo
 
 #: what ``apply`` sends; a move is ``connector reorganize``'s, as the operator
 APPLICABLE = frozenset({Kind.CREATE, Kind.UPDATE, Kind.LOCK, Kind.RELABEL, Kind.UNLOCK,
@@ -45,11 +46,17 @@ class Seen(NamedTuple):
 
 
 def action_refusal(action: Action, seen: Seen, scope: Scope, layout: Layout,
-                   lane: tuple[str, ...]) -> str | None:
+                   lane: tuple[str, ...], undoes: frozenset[Undo] = frozenset()) -> str | None:
     """Why ``apply`` must not send this action, or None if the planner could have made
-    it. ``lane``: the scope's managed containers (the entries a reconcile may touch)."""
+    it. ``lane``: the scope's managed containers (the entries a reconcile may touch).
+    ``undoes``: for a revert plan (SPEC §13), the changes the reverted run's trail
+    shows; a revert action may undo those, and touch no other entry."""
     if action.kind not in APPLICABLE:
         return f"a {action.kind.value} is not an action `connector apply` sends"
+    if action.reverts is not None:
+        refusal = _revert_refusal(action, seen, scope, layout, lane, undoes)
+        if refusal != _ORDINARY:
+            return refusal
     if action.kind in (Kind.GROUP_ADD, Kind.GROUP_REMOVE):
         return _group_refusal(action, scope, layout)
     refusal = write_refusal(scope, layout, action.dn, within=lane)
@@ -128,3 +135,32 @@ def _group_refusal(action: Action, scope: Scope, layout: Layout) -> str | None:
     if dn_key(parent_dn(member)) != dn_key(layout.admins_dn(code.removeprefix(prefix))):
         return f"{member} is not an administrator of the province of {action.dn}"
     return None
+
+
+#: a revert action that is an ordinary one: the ordinary checks decide
+_ORDINARY = "ordinary"
+
+
+def _revert_refusal(action: Action, seen: Seen, scope: Scope, layout: Layout,
+                    lane: tuple[str, ...], undoes: frozenset[Undo]) -> str | None:
+    """A revert action undoes a change the reverted run made: lifting the sticky lock
+    it placed, putting back the record it lifted or replaced. Anything else about it
+    is checked as for any action."""
+    key = dn_key(action.dn)
+    if not any(undo[0] == key for undo in undoes):
+        return f"it reverts run {action.reverts}, whose audit trail shows no change of {action.dn}"
+    kind, clause = action.kind, action.clause
+    inverse = {Kind.UNLOCK: ((Kind.LOCK, clause), (Kind.RELABEL, clause)),
+               Kind.LOCK: ((Kind.UNLOCK, clause),),
+               Kind.RELABEL: ((Kind.RELABEL, clause),)}.get(kind, ())
+    if not any((key, k.value, c) in undoes for k, c in inverse):
+        return _ORDINARY
+    if action.changes or action.restore:
+        return f"a revert {kind.value} changes no attribute and restores nothing"
+    refusal = write_refusal(scope, layout, action.dn, within=lane)
+    if refusal is not None:
+        return refusal
+    if not seen.exists or (kind is not Kind.LOCK and not seen.locked):
+        return f"a revert {kind.value} of an entry the planner did not see locked"
+    return unlock_refusal(scope, layout, action.dn, seen.lock_clause if kind is Kind.UNLOCK
+                          else clause)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from connector.core import lockinfo
-from connector.core.actions import PERSON_ATTRIBUTES, Action, Kind
+from connector.core.actions import LOCKED_TIME, PERSON_ATTRIBUTES, Action, Kind
 from connector.core.model import Account, Group, Layout, Scope, parent_dn
 
 #: (operation, attribute, values): "replace" with no values removes the attribute.
@@ -22,7 +22,7 @@ RawEntry = tuple[str, dict[str, list[str]]]
 #: Kinds whose modification depends on the lock values the entry holds.
 LOCK_KINDS = frozenset({Kind.LOCK, Kind.RELABEL, Kind.UNLOCK})
 
-LOCKED_VALUE = "000001010000Z"
+LOCKED_VALUE = LOCKED_TIME
 PERSON_CLASSES = ("top", "person", "organizationalPerson", "inetOrgPerson")
 SNAPSHOT_ATTRIBUTES = (*PERSON_ATTRIBUTES, "pwdAccountLockedTime", "description")
 

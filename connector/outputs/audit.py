@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from loguru import logger
 
-from connector.core.actions import Action
+from connector.core.actions import Action, Kind
 from connector.core.chain import ZERO, chained, head_of
 from connector.errors import AuditError
 
@@ -57,6 +57,14 @@ def _changes(changes: Sequence[tuple[str, str | None]]) -> str:
                             for name, value in dict(changes).items()]) + "}"
 
 
+def _before(action: Action) -> str:
+    """SPEC §13's ``before`` as JSON text: ``null`` for a create (most lines of a
+    provisioning run) without building anything."""
+    if action.kind is Kind.CREATE:
+        return "null"
+    return json.dumps(action.before_dict(), ensure_ascii=False)
+
+
 #: ``(seq, sha256)`` of the last line this process wrote to any audit log: what the run
 #: anchors in the directory at its end (``service.anchor``)
 _LAST: list[tuple[int, str]] = []
@@ -84,7 +92,8 @@ class AuditLog:
 
     def __init__(self, path: Path | str, *, run_id: str, actor: str, scope: str,
                  plan_id: str | None = None,
-                 anchor: Callable[[], tuple[int, str] | None] | None = None) -> None:
+                 anchor: Callable[[], tuple[int, str] | None] | None = None,
+                 roster_sha256: str | None = None) -> None:
         self.path = Path(path)
         #: ``connector apply``: the run_id of the run that made the plan (SPEC §6)
         self.plan_id = plan_id
@@ -99,8 +108,10 @@ class AuditLog:
         self._anchor = anchor
         #: ``(seq, sha256)`` of the last line this log wrote (None: none yet)
         self.head: tuple[int, str] | None = None
+        #: the roster the run was given (SPEC §13: a reverted roster is not applied again)
+        self.roster_sha256 = roster_sha256
         self._head = (f', "run_id": {_text(run_id)}, "actor": {_text(actor)}, '
-                      f'"scope": {_text(scope)}, ')
+                      f'"scope": {_text(scope)}, "roster_sha256": {_value(roster_sha256)}, ')
         self._tail = "}" if plan_id is None else f', "plan_id": {_text(plan_id)}}}'
 
     # -- opening ---------------------------------------------------------------------------
@@ -183,6 +194,7 @@ class AuditLog:
                 f'"reason": {_value(action.reason)}, "clause": {_value(action.clause)}, '
                 f'"changes": {_changes(action.changes)}, "member": {_value(action.member)}, '
                 f'"note": {_value(note or action.note)}, "from_dn": {_value(action.from_dn)}, '
+                f'"reverts": {_value(action.reverts)}, "before": {_before(action)}, '
                 f'"dry_run": {"true" if dry_run else "false"}, '
                 f'"outcome": {_text(outcome or ("failed" if error else "ok"))}, '
                 f'"error": {_value(error)}{self._tail}\n')
@@ -191,14 +203,16 @@ class AuditLog:
             if len(self._pending) >= BATCH:
                 self._write()
 
-    def record_plan(self, plan_id: str, sha256: str, written_to: str) -> None:
+    def record_plan(self, plan_id: str, sha256: str, written_to: str,
+                    reverts: str | None = None) -> None:
         """The line that makes a plan file applicable (SPEC §15): action ``plan``, the
         SHA-256 of the file's bytes in ``note``, ``plan_id``. ``apply`` refuses a file
         whose digest no such line shows."""
         fields = {"ts": now_iso(), "run_id": self.run_id, "actor": self.actor,
-                  "scope": self.scope, "action": "plan", "employee_id": None, "dn": None,
-                  "reason": written_to, "clause": None, "changes": None, "member": None,
-                  "note": sha256, "from_dn": None, "dry_run": False, "outcome": "ok",
+                  "scope": self.scope, "roster_sha256": self.roster_sha256, "action": "plan",
+                  "employee_id": None, "dn": None, "reason": written_to, "clause": None,
+                  "changes": None, "member": None, "note": sha256, "from_dn": None,
+                  "reverts": reverts, "before": None, "dry_run": False, "outcome": "ok",
                   "error": None, "plan_id": plan_id}
         with self._lock:
             self._pending.append(json.dumps(fields, ensure_ascii=False) + "\n")

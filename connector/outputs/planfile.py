@@ -53,13 +53,17 @@ class PlannedAction(BaseModel):
     member: str | None
     note: str | None
     restore: bool = False
+    #: a revert plan's action: the run it undoes (SPEC §13)
+    reverts: str | None = None
     expect: Expect
 
     def to_action(self) -> Action:
+        changes = tuple((self.changes or {}).items())
         return Action(self.action, self.dn, self.reason, employee_id=self.employee_id,
-                      clause=self.clause, changes=tuple((self.changes or {}).items()),
-                      member=self.member, note=self.note, restore=self.restore,
-                      lock_values=tuple(self.expect.lock_values))
+                      clause=self.clause, changes=changes, member=self.member, note=self.note,
+                      restore=self.restore, lock_values=tuple(self.expect.lock_values),
+                      before=tuple((name, self.expect.values.get(name)) for name, _ in changes)
+                      if self.action is Kind.UPDATE else (), reverts=self.reverts)
 
 
 class RosterInfo(BaseModel):
@@ -90,6 +94,8 @@ class PlanFile(BaseModel):
     roster: RosterInfo
     summary: dict[str, Any]
     units: list[UnitInfo] = Field(default_factory=list)
+    #: a revert plan (SPEC §13): the run it undoes
+    reverts: str | None = None
     actions: list[PlannedAction]
 
 

@@ -142,10 +142,20 @@ def _refusal(plan: PlanFile, sha256: str, settings: Settings) -> str | None:
 
 def _inadmissible(plan: PlanFile, actions: list[Action], settings: Settings,
                   lane: tuple[str, ...]) -> str | None:
-    """The first action the planner could not have made, with its number, or None."""
+    """The first action the planner could not have made, with its number, or None. A
+    revert plan's actions undo one run, whose changes are read from the trail."""
     scope, layout = settings.scope_value, settings.layout_value
+    reverted = {action.reverts for action in actions} - {None}
+    if len(reverted) > 1 or (reverted and plan.reverts not in reverted):
+        return "a revert plan undoes one run: its actions name " + ", ".join(
+            sorted(str(r) for r in reverted))
+    undone: frozenset[tuple[str, str, str | None]] = frozenset()
+    if reverted:
+        from connector.service.revert import revert_undoes
+
+        undone = revert_undoes(settings, str(plan.reverts))
     for number, (planned, action) in enumerate(zip(plan.actions, actions, strict=True), 1):
-        refusal = action_refusal(action, planned.expect.seen(), scope, layout, lane)
+        refusal = action_refusal(action, planned.expect.seen(), scope, layout, lane, undone)
         if refusal is not None:
             return f"action {number} ({action.kind.value} {action.dn}): {refusal}"
     return None
@@ -230,7 +240,8 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     groups: dict[str, frozenset[str] | None] = {
         dn_key(g.dn): frozenset(dn_key(m) for m in g.members) for g in snapshot.groups.values()}
     audit = AuditLog(settings.audit.path, run_id=run_id, actor=directory.actor,
-                     scope=plan.scope, plan_id=plan.plan_id, anchor=directory.latest_anchor)
+                     scope=plan.scope, plan_id=plan.plan_id, anchor=directory.latest_anchor,
+                     roster_sha256=plan.roster.sha256 or None)
     audit.prepare(len(actions))
     with journal(settings, audit, actions):
         _send(settings, plan, actions, directory, audit, result, accounts, groups, lane)

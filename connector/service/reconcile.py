@@ -8,6 +8,7 @@ read roster → snapshot the scope's OUs (the daemon: only what changed) → pla
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from connector.service.concurrency import Beside, collection_paused
 from connector.service.credentials import Issuer, report_sealed
 from connector.service.journal import journal, recover
 from connector.service.memo import RunMemo
+from connector.service.revert import reverted_by
 from connector.service.runid import new_run_id
 from connector.settings import Settings
 from connector.sources.duplicates import settle
@@ -57,6 +59,8 @@ class Request:
     today: dt.date | None = None
     only: Sequence[str] = ()
     plan_out: Path | None = None
+    #: SPEC §13: apply a roster whose run was reverted
+    allow_reverted_roster: bool = False
 
 
 def reconcile(settings: Settings, connect: DirectoryFactory, request: Request = Request(), *,
@@ -95,6 +99,9 @@ class _Run:
         self.seen: Snapshot | None = None  # the snapshot read in full, for a plan file
         self.stamp: str | None = None
         self.day = dt.date.today()
+        self.roster_sha256: str | None = None
+        #: SPEC §13: the run whose revert was applied, if this roster is the one it had
+        self.reverted: str | None = None
 
     # -- read -------------------------------------------------------------------------------
 
@@ -109,6 +116,8 @@ class _Run:
         settings = self.settings
         self.units = load_units(settings.units.path) if settings.units.path else None
         data = read_regular_file(self.path)
+        self.roster_sha256 = hashlib.sha256(data).hexdigest()
+        self.reverted = reverted_by(settings.audit.path, str(self.scope), self.roster_sha256)
         cache = self.memo.roster if self.memo else None
         try:
             self.directory = connect()
@@ -223,6 +232,14 @@ class _Run:
         the result says why and a real run saves the plan for ``connector apply``."""
         settings, result, seen = self.settings, self.result, self.seen
         assert self.roster is not None
+        if self.reverted is not None and not self.request.allow_reverted_roster:
+            result.error = (f"this roster (sha256 {self.roster_sha256}) is the one run "
+                            f"{self.reverted} was given, and that run was reverted: it is not "
+                            "applied again; nothing was changed. Fix the roster, or run with "
+                            "--allow-reverted-roster if it is right after all")
+            result.exit_code = ExitCode.GUARD
+            logger.error("{}", result.error)
+            return False
         if self.request.plan_out is not None and seen is not None:
             save_plan(self.request.plan_out,
                       plan_document(result, plan, seen, settings, self.path), settings,
@@ -255,7 +272,7 @@ class _Run:
         settings, result = self.settings, self.result
         audit = AuditLog(settings.audit.path, run_id=result.run_id,
                          actor=self.directory.actor, scope=str(self.scope),
-                         anchor=self.directory.latest_anchor)
+                         anchor=self.directory.latest_anchor, roster_sha256=self.roster_sha256)
         try:
             audit.prepare(len(plan.actions))
             if self.request.dry_run:

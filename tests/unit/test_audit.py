@@ -18,7 +18,9 @@ actions = st.builds(
     Action, st.sampled_from(list(Kind)), texts, texts, employee_id=optional, clause=optional,
     changes=st.lists(st.tuples(st.sampled_from(["cn", "sn", "mail", "description"]),
                                optional), max_size=5).map(tuple),
-    member=optional, note=optional, from_dn=optional)
+    member=optional, note=optional, from_dn=optional, reverts=optional,
+    lock_values=st.lists(texts, max_size=2).map(tuple),
+    before=st.lists(st.tuples(texts, optional), max_size=3).map(tuple))
 
 
 def reference(log: AuditLog, action: Action, ts: str, dry_run: bool, error: str | None,
@@ -26,8 +28,9 @@ def reference(log: AuditLog, action: Action, ts: str, dry_run: bool, error: str 
     """The line as the connector first built it: a dict through json.dumps, the chain
     first (the first line of a new trail: seq 1, prev 64 zeros)."""
     line: dict[str, object] = {"seq": 1, "prev": "0" * 64, "ts": ts, "run_id": log.run_id,
-                               "actor": log.actor,
-                               "scope": log.scope, **action.to_dict(), "dry_run": dry_run,
+                               "actor": log.actor, "scope": log.scope,
+                               "roster_sha256": log.roster_sha256, **action.to_dict(),
+                               "before": action.before_dict(), "dry_run": dry_run,
                                "outcome": outcome or ("failed" if error else "ok"),
                                "error": error}
     if log.plan_id is not None:
