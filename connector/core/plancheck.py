@@ -23,7 +23,7 @@ from connector.core.policy import (
     unlock_refusal,
     write_refusal,
 )
-from connector.core.revert import Undo
+from connector.core.revert import TOUCHED, Undo
 
 #: what ``apply`` sends; a move is ``connector reorganize``'s, as the operator
 APPLICABLE = frozenset({Kind.CREATE, Kind.UPDATE, Kind.LOCK, Kind.RELABEL, Kind.UNLOCK,
@@ -147,7 +147,7 @@ def _revert_refusal(action: Action, seen: Seen, scope: Scope, layout: Layout,
     it placed, putting back the record it lifted or replaced. Anything else about it
     is checked as for any action."""
     key = dn_key(action.dn)
-    if not any(undo[0] == key for undo in undoes):
+    if (key, TOUCHED, None) not in undoes:
         return f"it reverts run {action.reverts}, whose audit trail shows no change of {action.dn}"
     kind, clause = action.kind, action.clause
     inverse = {Kind.UNLOCK: ((Kind.LOCK, clause), (Kind.RELABEL, clause)),

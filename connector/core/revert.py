@@ -21,6 +21,9 @@ from connector.core.policy import Clause
 REVERTED = "reverted"
 #: (normalised DN, kind of the run's change, clause): what a revert action may undo
 Undo = tuple[str, str, str | None]
+#: the kind of the entry ``(dn, TOUCHED, None)`` that every changed DN also has: one
+#: set lookup says whether the run changed the entry at all
+TOUCHED = "*"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def undoes(done: Iterable[Done]) -> frozenset[Undo]:
             old = _record(item.replaced, None)
             out.add((dn_key(item.dn), Kind.RELABEL.value, old.clause if old else None))
         out.add((dn_key(item.dn), item.kind, item.clause))
+        out.add((dn_key(item.dn), TOUCHED, None))
     return frozenset(out)
 
 

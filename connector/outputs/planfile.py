@@ -100,8 +100,16 @@ class PlanFile(BaseModel):
 
 
 def plan_bytes(document: dict[str, Any]) -> bytes:
-    """The file's exact bytes: what its digest (SPEC §15) is taken of."""
-    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    """The file's exact bytes: what its digest (SPEC §15) is taken of. The header
+    indented, then one action per line: readable, greppable, and written by the C
+    encoder (an indented dump of 10,000 actions is pure Python, 0.15 s)."""
+    head = {key: value for key, value in document.items() if key != "actions"}
+    text = json.dumps(head, ensure_ascii=False, indent=1)
+    actions = document.get("actions") or []
+    body = ",\n  ".join([json.dumps(action, ensure_ascii=False) for action in actions])
+    listed = f"[\n  {body}\n ]" if actions else "[]"
+    return (f'{text[:-2]},\n "actions": {listed}\n}}\n' if head else
+            f'{{\n "actions": {listed}\n}}\n').encode("utf-8")
 
 
 def write_plan(path: Path, data: bytes) -> Path:

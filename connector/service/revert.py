@@ -56,10 +56,10 @@ def run_lines(path: Path, run_id: str) -> list[dict[str, Any]]:
     return found
 
 
-def applied_changes(settings: Settings, run_id: str) -> list[Done]:
+def applied_changes(settings: Settings, run_id: str) -> tuple[list[Done], str]:
     """The run's applied changes (``dry_run: false``, ``outcome: ok``), for this scope;
     ConfigError (exit 2) for a run that is unknown, another scope's, a dry run or a run
-    that wrote nothing."""
+    that wrote nothing. Also the SHA-256 of the roster the run was given."""
     lines = run_lines(settings.audit.path, run_id)
     where = settings.audit.path
     if not lines:
@@ -77,21 +77,18 @@ def applied_changes(settings: Settings, run_id: str) -> list[Done]:
     done = [Done.of(line) for line in real if line.get("outcome") == "ok"]
     if not done:
         raise ConfigError(f"run {run_id} wrote nothing to the directory: nothing to revert")
-    return done
+    roster = next((str(line["roster_sha256"]) for line in real if line.get("roster_sha256")),
+                  "")
+    return done, roster
 
 
-def roster_of(settings: Settings, run_id: str) -> str:
-    for line in run_lines(settings.audit.path, run_id):
-        if line.get("roster_sha256"):
-            return str(line["roster_sha256"])
-    return ""
 
 
 def write_revert(settings: Settings, directory: Directory, run_id: str,
                  plan_out: Path | None) -> Reverting:
     """Read the run's changes and the entries as they are now; write the plan that
     undoes them (digest line first, as every plan file, SPEC §15)."""
-    done = applied_changes(settings, run_id)
+    done, roster = applied_changes(settings, run_id)
     scope = settings.scope_value
     snapshot = directory.snapshot(scope)
     current = {dn_key(a.dn): State(a.locked, a.lock_reason, a.lock_clause, a.lock_values)
@@ -100,7 +97,7 @@ def write_revert(settings: Settings, directory: Directory, run_id: str,
     plan_id = new_run_id()
     result = RunResult(plan_id, str(scope), directory.actor, True)
     result.plan = Plan(actions=tuple(u.action for u in undoings), managed=len(snapshot.accounts))
-    document = _document(settings, result, undoings, run_id)
+    document = _document(settings, result, undoings, run_id, roster)
     path = plan_out or settings.state.dir / \
         f"revert-{str(scope).replace(':', '-')}-{run_id}.json"
     save_plan(path, document, settings, directory.latest_anchor)
@@ -110,7 +107,7 @@ def write_revert(settings: Settings, directory: Directory, run_id: str,
 
 
 def _document(settings: Settings, result: RunResult, undoings: list[Undoing],
-              run_id: str) -> dict[str, Any]:
+              run_id: str, roster: str) -> dict[str, Any]:
     actions = []
     for undoing in undoings:
         item = undoing.action.to_dict()
@@ -121,7 +118,7 @@ def _document(settings: Settings, result: RunResult, undoings: list[Undoing],
         "format": FORMAT, "plan_id": result.run_id, "created": now_iso(),
         "scope": result.scope, "base_dn": settings.ldap.base_dn, "actor": result.actor,
         "reverts": run_id,
-        "roster": {"path": f"(revert of run {run_id})", "sha256": roster_of(settings, run_id),
+        "roster": {"path": f"(revert of run {run_id})", "sha256": roster,
                    "rows": 0},
         "summary": result.to_dict()["summary"], "units": [], "actions": actions,
     }
@@ -131,7 +128,7 @@ def revert_undoes(settings: Settings, run_id: str) -> frozenset[tuple[str, str, 
     """What a revert plan of ``run_id`` may undo (``apply`` re-reads it from the trail,
     never from the plan file)."""
     try:
-        return undoes(applied_changes(settings, run_id))
+        return undoes(applied_changes(settings, run_id)[0])
     except ConfigError:
         return frozenset()
 

@@ -5,6 +5,8 @@ value; a later change by someone else wins; the reverted roster is refused."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -96,10 +98,17 @@ def test_wrong_creates_become_reverted_locks_and_overwritten_names_come_back(off
     wrong[0]["full_name"] = "Trần Thị Sai"  # a shifted column overwrote a name
     write(folder, wrong)
     bad = run_id_of(run_cli(["reconcile", "--json"], env()))
-    code, planned, plan = revert(env(), bad)
+    code, planned, plan = revert(env(), bad, "--report", str(folder / "undo.csv"))
     assert code == 0, planned
     assert sorted(a["action"] for a in planned["actions"]) == ["lock", "lock", "update"]
-    assert run_cli(["apply", str(plan)], env()).returncode == 0
+    rows = list(csv.DictReader(io.StringIO((folder / "undo.csv").read_text("utf-8-sig"))))
+    assert sorted((r["employee_id"], r["action"], r["reason"], r["outcome"]) for r in rows) == [
+        ("BTE0001", "update", "reverted", "planned"), ("BTE0004", "lock", "reverted", "planned"),
+        ("BTE0005", "lock", "reverted", "planned")]
+    assert run_cli(["apply", str(plan), "--report", str(folder / "undone.html")],
+                   env()).returncode == 0
+    page = (folder / "undone.html").read_text(encoding="utf-8")
+    assert "BTE0004" in page and "BTE0001" in page
     after = people(server)
     for dn in before:
         assert after[dn] == before[dn]
@@ -130,8 +139,8 @@ def test_a_hold_placed_by_the_it_centre_after_the_bad_run_is_not_lifted(office):
 
 def test_revert_refuses_an_unknown_run_another_scope_s_a_dry_run_and_one_that_wrote_nothing(
         office):
-    server, env, folder = office
-    write(folder, staff(2) + [row("TW1")])
+    _server, env, folder = office
+    write(folder, [*staff(2), row("TW1")])
     dry = run_id_of(run_cli(["reconcile", "--dry-run", "--json"], env()))
     real = run_id_of(run_cli(["reconcile", "--json"], env()))
     it = run_id_of(run_cli(["reconcile", "--json"], env("it-centre")))
@@ -167,7 +176,7 @@ def test_the_reverted_roster_is_refused_until_it_changes(office):
 
 
 def test_a_revert_of_thirty_locks_needs_the_mass_lock_approval(office):
-    server, env, folder = office
+    _server, env, folder = office
     write(folder, staff(5))
     assert run_cli(["reconcile"], env()).returncode == 0
     write(folder, staff(35))  # last year's export: 30 people who should not be there
@@ -201,3 +210,71 @@ def test_a_revert_of_a_revert_restores_the_bad_state(office):
             "description: bhxh-lock")] == strip
         assert ("bhxh-lock:6.2.2:transferred" in body) == ("bhxh-lock:6.2.2:transferred"
                                                           in after[dn])
+
+
+STATUSES = ["active"] * 5 + ["maternity_leave", "terminated", "transferred", "violation"]
+NAMES = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thị Dung"]
+
+
+def normalised(body: str) -> list[str]:
+    """An entry's values with each lock record reduced to clause, reason and note: a
+    lock put back by a revert is a new record (its own time and author)."""
+    out = []
+    for line in body.splitlines():
+        if line.startswith("description: bhxh-lock:"):
+            head, _, tail = line.partition(" at=")
+            note = tail.partition(" note=")[2]
+            line = f"{head} note={note}"
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_apply_then_revert_leaves_the_managed_entries_as_they_were_but_others_changes(
+        office, seed):
+    """A random tree (a random roster applied), a random bad roster applied over it
+    (status changes, renames, people dropped and added), sometimes someone else's
+    change in between (an IT Centre hold, a hand edit of a name), then revert and
+    apply: every managed entry is as before the bad run except the one someone else
+    changed, which keeps that change."""
+    import random
+
+    rng = random.Random(seed)
+    server, env, folder = office
+    ids = [f"BTE{n:04d}" for n in range(1, rng.randint(6, 14))]
+
+    def person(employee_id: str) -> dict[str, str]:
+        return row(employee_id, rng.choice(NAMES), unit_type="province", unit_code="BTE",
+                   status=rng.choice(STATUSES))
+    write(folder, [person(i) for i in ids])
+    assert run_cli(["reconcile"], env()).returncode in (0, 1)
+    before = people(server)
+    bad_ids = [i for i in ids if rng.random() > 0.2] + [f"BTE{n:04d}" for n in
+                                                       range(50, 50 + rng.randint(0, 3))]
+    write(folder, [person(i) for i in bad_ids])
+    result = run_cli(["reconcile", "--json", "--allow-mass-lock"], env())
+    bad = run_id_of(result)
+    touched = sorted({a["employee_id"] for a in json.loads(result.stdout)["actions"]})
+    if not touched:
+        pytest.skip("this seed's bad roster changed nobody")
+    assert people(server) != before
+    other = None
+    if rng.random() < 0.6:
+        other = rng.choice(touched)
+        dn = f"uid={other},{LAYOUT.people_dn('BTE')}"
+        if rng.random() < 0.5:
+            run_cli(["lock", other, "--reason", "misuse"], env("it-centre"))
+        else:
+            server.modify_as_root(f"dn: {dn}\nchangetype: modify\nreplace: cn\ncn: Sửa Tay\n")
+    code, planned, plan = revert(env(), bad)
+    assert code == 0 and plan is not None and planned["actions"], planned
+    applied = run_cli(["apply", str(plan), "--allow-mass-lock", "--json"], env())
+    assert applied.returncode in (0, 1), applied.stdout + applied.stderr
+    after = people(server)
+    for dn, body in after.items():
+        if other is not None and dn.startswith(f"dn: uid={other.lower()},"):
+            continue
+        if dn in before:
+            assert normalised(body) == normalised(before[dn]), (seed, dn)
+        else:  # created by the bad run: locked as reverted, never deleted
+            assert "bhxh-lock:9.2:reverted" in body, (seed, dn)
