@@ -126,6 +126,7 @@ class Daemon:
         })
         if code in (ExitCode.OK, ExitCode.PARTIAL):
             self.status["last_success"] = self.status["last_finished"]
+        self._notify(result, run_id, code, error)
         _write_status(self.settings, self.status)
         if self.metrics is not None:
             self.metrics.observe(str(self.settings.scope_value), result, outcome,
@@ -133,6 +134,22 @@ class Daemon:
         if code == ExitCode.UNAVAILABLE and self.retry is not None and not self.stop.is_set():
             self.retry()
         return code
+
+    def _notify(self, result: RunResult | None, run_id: str, code: int,
+                error: str | None) -> None:
+        """The run's notices; a failure once when failures begin and once when runs
+        succeed again (the status file keeps which, across restarts)."""
+        if code == RunLocked.exit_code or not self.settings.notify.enabled:
+            return  # a skipped tick is neither a failure nor a recovery
+        from connector.core.notices import FAILURE_CODES
+        from connector.service.notify import failure_result, notify_run
+
+        failing = bool(self.status.get("failing"))
+        told = result if result is not None else failure_result(self.settings, run_id, code,
+                                                                error or "-")
+        self.status["notifications_waiting"] = notify_run(self.settings, told,
+                                                          failing_before=failing)
+        self.status["failing"] = code in FAILURE_CODES
 
     def trigger(self) -> IntervalTrigger | CronTrigger:
         schedule = self.settings.schedule

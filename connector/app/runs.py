@@ -60,6 +60,7 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
       connector reconcile --only BTE0042 --only BTE0043
       connector reconcile --dry-run --plan-out plan.json   # then: connector apply plan.json
     """
+    from connector.service.notify import notify_run, told_on_failure
     from connector.service.reconcile import Request
     from connector.service.reconcile import reconcile as run
     from connector.service.runlock import run_lock
@@ -67,12 +68,14 @@ def reconcile(ctx: click.Context, config: Path | None, dry_run: bool, as_json: b
     ctx.meta["json"] = as_json
     settings = load(ctx, config, scope=scope,
                     units={"path": str(units_path)} if units_path else None)
-    with run_lock(settings, wait=not no_wait), ApplyProgress(as_json) as progress:
+    with told_on_failure(settings), run_lock(settings, wait=not no_wait), \
+            ApplyProgress(as_json) as progress:
         result = run(settings, lambda: connect(settings),
                      Request(dry_run=dry_run, allow_mass_lock=allow_mass_lock,
                              roster_path=roster, only=only, plan_out=plan_out,
                              allow_reverted_roster=allow_reverted_roster),
                      progress=progress)
+    notify_run(settings, result, report=report)
     show_run(result, settings, report, as_json)
     ctx.exit(result.exit_code)
 
@@ -105,18 +108,20 @@ def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_j
       connector apply state/pending-province-BTE-<plan_id>.json --allow-mass-lock
     """
     from connector.service.approve import apply_plan
+    from connector.service.notify import notify_run, told_on_failure
     from connector.service.runid import new_run_id
     from connector.service.runlock import run_lock
 
     ctx.meta["json"] = as_json
     settings = load(ctx, config, scope=scope)
-    with run_lock(settings, wait=True):
+    with told_on_failure(settings), run_lock(settings, wait=True):
         directory = connect(settings)
         try:
             result = apply_plan(settings, directory, plan_file, new_run_id(),
                                 allow_mass_lock=allow_mass_lock)
         finally:
             directory.close()
+    notify_run(settings, result, report=report)
     show_run(result, settings, report, as_json,
               [f"  skipped: {reason}" for reason in result.skipped.values()])
     ctx.exit(result.exit_code)
@@ -164,9 +169,18 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
         click.echo(f"no status yet in {settings.state.dir} (the daemon has not run)")
         if forwarding:
             click.echo(f"audit trail: {lines_waiting} lines wait for the syslog collector")
+        if settings.notify.enabled:
+            from connector.outputs.notify import waiting_count
+
+            click.echo(f"notifications: {waiting_count(settings.state.dir)} messages wait in "
+                       "the outbox")
         ctx.exit(ExitCode.PARTIAL)
     if forwarding:
         data["audit_lines_waiting"] = lines_waiting
+    if settings.notify.enabled:
+        from connector.outputs.notify import waiting_count
+
+        data["notifications_waiting"] = waiting_count(settings.state.dir)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

@@ -140,6 +140,9 @@ def _ending_lines(result: RunResult) -> list[str]:
                      f"{result.duration:.2f}s")
     elif result.dry_run:
         lines.append(f"Dry run finished in {result.duration:.2f}s; nothing was written")
+    if result.notifications_waiting:
+        lines.append(f"Notifications: {result.notifications_waiting} messages wait in the "
+                     "outbox (sent at the next run)")
     if result.audit_lines_waiting:
         lines.append(f"Audit trail: {result.audit_lines_waiting} lines wait for the syslog "
                      "collector (sent at the next run)")
@@ -171,6 +174,9 @@ def status_report(data: Mapping[str, Any], where: object) -> str:
             + f"; {summary.get('duration_seconds', 0)} s")
     if data.get("last_error"):
         lines.append(f"  error          {data['last_error']}")
+    if data.get("notifications_waiting") is not None:
+        lines.append(f"  notifications  {data['notifications_waiting']} messages wait in the "
+                     "outbox")
     if data.get("audit_lines_waiting") is not None:
         lines.append(f"  audit trail    {data['audit_lines_waiting']} lines wait for the "
                      "syslog collector")

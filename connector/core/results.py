@@ -87,6 +87,12 @@ class RunResult:
     plan_id: str | None = None
     #: SPEC §12: audit lines the syslog collector has not taken (None: none is set)
     audit_lines_waiting: int | None = None
+    #: SPEC §9: the plan a tripped guard saved for approval
+    pending_plan: str | None = None
+    #: SPEC §14: per unit issued credentials: code, unit_type, file, accounts (no password)
+    credential_units: list[dict[str, object]] = field(default_factory=list)
+    #: SPEC §14: messages waiting in the outbox after this run (None: none is set up)
+    notifications_waiting: int | None = None
 
     @property
     def rejected(self) -> list[Rejected]:
@@ -164,6 +170,7 @@ class RunResult:
                 "phase_seconds": {k: round(v, 3) for k, v in self.timings.items()},
                 "directory_read": self.directory_read,
                 "audit_lines_waiting": self.audit_lines_waiting,
+                "notifications_waiting": self.notifications_waiting,
             },
             "actions": actions,
             "rejected": listed(r.to_dict() for r in self.rejected),

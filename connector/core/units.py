@@ -20,6 +20,8 @@ class Unit:
     #: the age X25519 public key of the unit's responsible officer (SPEC §11): its
     #: initial credentials are sealed for that key only; None: none are issued
     recipient: str | None = None
+    #: the e-mail address told of the unit's new accounts (SPEC §14), beside recipient
+    contact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,22 @@ class Units:
         folded = code.casefold()
         return next((u.recipient for u in listed if u.code.casefold() == folded), None)
 
+    def contact_for(self, unit_type: str, code: str) -> str | None:
+        """The e-mail address of the unit an account belongs to (None if it names none)."""
+        listed = {"province": self.provinces, "central": self.central,
+                  "vendor": self.vendors}.get(unit_type, ())
+        folded = code.casefold()
+        return next((u.contact for u in listed if u.code.casefold() == folded), None)
+
     @property
     def merged_provinces(self) -> dict[str, tuple[str, ...]]:
         """New province code → the province codes it absorbed."""
         return {unit.code: unit.formerly for unit in self.provinces if unit.formerly}
 
 
+#: an e-mail address as a unit's contact may give it: one address, no spaces, no
+#: line breaks (it becomes a To: header)
+CONTACT = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 #: an age X25519 recipient: "age1" + 58 characters of the bech32 alphabet
 AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 
@@ -89,12 +101,18 @@ def parse_units(data: dict[str, object], source: str = "units") -> Units:
                 raise UnitsError(f"{where}: recipient must be an age X25519 public key "
                                  "(age1 followed by 58 bech32 characters, as `age-keygen` "
                                  "prints it)")
+            contact = item.get("contact")
+            if contact is not None and not (isinstance(contact, str)
+                                            and CONTACT.match(contact.strip())):
+                raise UnitsError(f"{where}: contact must be one e-mail address "
+                                 "(name@example.vn)")
             folded = f"{section}:{code.casefold()}"
             if folded in seen:
                 raise UnitsError(f"{where}: duplicate code {code} (also {seen[folded]})")
             seen[folded] = where
             units.append(Unit(code.upper() if section == "province" else code, name, former,
-                              recipient.strip() if isinstance(recipient, str) else None))
+                              recipient.strip() if isinstance(recipient, str) else None,
+                              contact.strip() if isinstance(contact, str) else None))
         sections[section] = tuple(units)
     unknown = sorted(set(data) - {"province", "central", "vendor"})
     if unknown:

@@ -80,6 +80,7 @@ class Issuer:
         self._set: set[str] = set()
         self._unset: set[str] = set()
         self.withheld: dict[str, int] = {}
+        self._types: dict[str, str] = {}
 
     def recipient(self, unit_type: str, code: str) -> str | None:
         return self.units.recipient_for(unit_type, code) if self.units else None
@@ -103,6 +104,7 @@ class Issuer:
             return
         credential = Credential(employee_id, name, dn, new_password())
         self._sealed.setdefault(code, (recipient, []))[1].append(credential)
+        self._types[code] = unit_type
         self._by_dn[dn_key(dn)] = credential
 
     def _write(self, *, only_set: bool) -> list[Path]:
@@ -178,6 +180,21 @@ class Issuer:
     def issued(self) -> int:
         return len(self._set)
 
+    def issued_by_unit(self, files: Sequence[Path]) -> list[dict[str, object]]:
+        """Per unit with passwords set: its code and type, its sealed file and its new
+        accounts (never a password): what the unit's contact is told (SPEC §14)."""
+        by_name = {path.name: path for path in files}
+        out: list[dict[str, object]] = []
+        for code, (_, items) in sorted(self._sealed.items()):
+            path = by_name.get(f"{self.run_id}-{code}.csv.age")
+            kept = [c for c in items if dn_key(c.dn) in self._set]
+            if path is not None and kept:
+                out.append({"code": code, "unit_type": self._types.get(code, ""),
+                            "file": str(path), "accounts": [
+                                {"employee_id": c.employee_id, "full_name": c.full_name, "dn": c.dn}
+                                for c in kept]})
+        return out
+
     def finish(self) -> list[Path]:
         """The final seal (only the passwords set) and the owed list brought up to date;
         the passwords are dropped from memory afterwards."""
@@ -198,6 +215,7 @@ def report_sealed(issuer: Issuer, result: RunResult) -> None:
     result.credentials_issued = issuer.issued
     result.credentials_withheld = dict(issuer.withheld)
     result.credential_files = [str(path) for path in files]
+    result.credential_units = issuer.issued_by_unit(files)
     for path in files:
         logger.info("initial passwords sealed in {}", path)
     if issuer.withheld:

@@ -256,6 +256,7 @@ class _Run:
                 pending = save_plan(pending_path(settings, result.run_id),
                                     plan_document(result, plan, seen, settings, self.path),
                                     settings, self.directory.latest_anchor)
+                result.pending_plan = str(pending)
                 result.error += (f"; the plan is saved as {pending}: review it, then "
                                  f"approve exactly it with `connector apply {pending} "
                                  "--allow-mass-lock`")

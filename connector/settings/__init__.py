@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -33,6 +32,8 @@ from pydantic_settings import (
 from connector.core.model import Layout, Scope
 from connector.core.urls import LdapUrl, parse_ldap_urls, split_syslog_url
 from connector.errors import ConfigError
+from connector.settings.group import _Group
+from connector.settings.notify import NotifySettings
 
 ENV_PREFIX = "CONNECTOR_"
 #: Variables of the CONNECTOR_ prefix that are not settings: the settings file, the
@@ -44,10 +45,6 @@ TEST_PREFIX = "CONNECTOR_TEST_"
 NOT_YET: frozenset[str] = frozenset()
 
 
-class _Group(BaseModel):
-    """A settings group: unknown keys are typos, refused rather than ignored."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class LdapSettings(_Group):
@@ -250,6 +247,7 @@ class Settings(BaseSettings):
     credentials: CredentialsSettings = CredentialsSettings()
     plan: PlanSettings = PlanSettings()
     report: ReportSettings = ReportSettings()
+    notify: NotifySettings = NotifySettings()
     _scope: Scope = PrivateAttr(default_factory=lambda: Scope("it-centre"))
 
     @field_validator("scope")
