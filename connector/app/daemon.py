@@ -211,6 +211,23 @@ class Daemon:
 
 
 def run_daemon(settings: Settings, connect: DirectoryFactory, *, once: bool = False) -> int:
+    """The daemon; a scope, base DN or OU that does not exist stops it at start (exit
+    2): a typo must not look like a healthy daemon with nothing to do, forever. A
+    directory that does not answer yet is the first run's business (exit 4, retried)."""
+    from connector.directory.preflight import check_layout
+    from connector.errors import DirectoryUnavailable
+    from connector.sources.units import load_units
+
+    try:
+        directory = connect()
+    except DirectoryUnavailable as exc:
+        logger.warning("the directory does not answer yet ({}); the first run retries", exc)
+    else:
+        try:
+            check_layout(directory, settings.scope_value, settings.layout_value,
+                         load_units(settings.units.path) if settings.units.path else None)
+        finally:
+            directory.close()
     daemon = Daemon(settings, connect)
     if once:
         return daemon.run_once()

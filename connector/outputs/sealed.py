@@ -50,7 +50,7 @@ def seal(credentials: Sequence[Credential], recipient: str) -> bytes:
     from pyrage import x25519
 
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n")
+    writer = csv.writer(text, lineterminator="\n")  # LF: `tail -1 | awk` gives the password
     writer.writerow(["employee_id", "full_name", "dn", "initial_password"])
     for item in credentials:
         writer.writerow([csv_text(item.employee_id), csv_text(item.full_name),

@@ -18,8 +18,13 @@ from collections.abc import Sequence
 
 from connector.core.model import Snapshot, dn_key
 from connector.core.policy import area_of, managed_containers
+from connector.core.units import Units
 from connector.directory.base import Directory
+from connector.directory.preflight import check_layout
+from connector.errors import ConnectorError
 from connector.settings import Settings
+from connector.sources.roster import read_roster
+from connector.sources.units import load_units
 
 LOCK_PROBE = "19700101000000Z"
 
@@ -27,6 +32,9 @@ LOCK_PROBE = "19700101000000Z"
 def run_check(settings: Settings, directory: Directory) -> tuple[list[str], bool]:
     """The lines of the check, and whether it passed."""
     check = _Check(settings, directory)
+    units = load_units(settings.units.path) if settings.units.path else None
+    check_layout(directory, check.scope, check.layout, units, ous=False)  # typo: exit 2
+    check.files(units)
     snapshot = directory.snapshot(check.scope)
     containers = managed_containers(check.scope, check.layout, snapshot.provinces)
     check.managed(snapshot, containers)
@@ -117,10 +125,38 @@ class _Check:
                              directory.probe_write(outsider, "pwdAccountLockedTime",
                                                    LOCK_PROBE), False)
 
+    def files(self, units: Units | None) -> None:
+        """The roster and the units file: readable, rows, header (a run needs both)."""
+        settings = self.settings
+        path = settings.roster.path
+        if path is None:
+            self.lines.append("roster: not set (CONNECTOR_ROSTER__PATH): reconcile and the "
+                              "daemon need one")
+        else:
+            try:
+                roster = read_roster(path, settings.roster.sheet, scope=self.scope)
+            except ConnectorError as exc:
+                self.ok = False
+                self.lines.append(f"roster: [WRONG] {path}: {exc}")
+            else:
+                self.lines.append(f"roster: [ok] {path}: {roster.rows} rows, {roster.valid} "
+                                  f"valid, {len(roster.rejected)} rejected"
+                                  + (f"; columns ignored: {', '.join(roster.ignored_columns)}"
+                                     if roster.ignored_columns else ""))
+        if units is None:
+            self.lines.append("units file: not set (CONNECTOR_UNITS__PATH): no merged units, "
+                              "no initial credentials")
+        else:
+            self.lines.append(f"units file: [ok] {settings.units.path}: "
+                              f"{len(units.provinces)} provinces, {len(units.central)} central "
+                              f"units, {len(units.vendors)} vendors")
+
     def groups(self, provinces: frozenset[str]) -> None:
         layout, directory = self.layout, self.directory
         if self.scope.is_it_centre:
-            for code in sorted(provinces)[:3]:
+            sample = sorted(provinces)[:3]
+            self.lines.append(f"  (province groups: {len(sample)} of {len(provinces)} probed)")
+            for code in sample:
                 group = layout.province_group_dn(code)
                 if directory.exists(group):
                     self.verdict(f"member of {group}", directory.probe_write(

@@ -26,6 +26,7 @@ from connector.core.plan import compute_plan
 from connector.core.results import Outcome, RosterResult, RunResult
 from connector.core.units import Units
 from connector.directory.base import Directory
+from connector.directory.preflight import check_layout
 from connector.errors import ConfigError, DirectoryUnavailable, ExitCode, SafetyAbort
 from connector.outputs.audit import AuditLog
 from connector.service.anchor import close_trail
@@ -128,6 +129,10 @@ class _Run:
             raise
         self._lap("connect")
         try:
+            if self.memo is None or not self.memo.layout_checked:
+                check_layout(self.directory, self.scope, settings.layout_value, self.units)
+                if self.memo is not None:
+                    self.memo.layout_checked = True
             recover(settings, self.directory)
         except BaseException:
             self.directory.close()

@@ -32,10 +32,12 @@ from pydantic_settings import (
 from connector.core.model import Layout, Scope
 from connector.core.urls import LdapUrl, parse_ldap_urls, split_syslog_url
 from connector.errors import ConfigError
+from connector.settings.describe import ENV_PREFIX as _PREFIX
+from connector.settings.describe import describe, drop_none
 from connector.settings.group import _Group
 from connector.settings.notify import NotifySettings
 
-ENV_PREFIX = "CONNECTOR_"
+ENV_PREFIX = _PREFIX
 #: Variables of the CONNECTOR_ prefix that are not settings: the settings file, the
 #: folder of shipped files (``resources``), and the test suite's own switches.
 NOT_SETTINGS = frozenset({"CONNECTOR_CONFIG", "CONNECTOR_CONFIG_DIR"})
@@ -47,6 +49,9 @@ NOT_YET: frozenset[str] = frozenset()
 
 
 
+_DN = re.compile(r"^\s*[A-Za-z][\w-]*\s*=\s*[^,=]+(?:\s*,\s*[A-Za-z][\w-]*\s*=\s*[^,=]+)*\s*$")
+
+
 class LdapSettings(_Group):
     url: str = Field("ldap://127.0.0.1:389", description="one URL, or several comma-separated "
                      "for failover; the first that answers is used")
@@ -55,6 +60,14 @@ class LdapSettings(_Group):
     bind_password_file: Path | None = Field(None, description="file holding the bind secret "
                                             "(first line), e.g. a Docker/systemd secret")
     base_dn: str = Field("dc=bhxh,dc=gov,dc=vn", description="suffix of the directory")
+
+    @field_validator("base_dn")
+    @classmethod
+    def _check_base_dn(cls, value: str) -> str:
+        if not _DN.match(value):
+            raise ValueError(f"{value!r} is not a DN (attribute=value pairs separated by "
+                             "commas, e.g. dc=bhxh,dc=gov,dc=vn)")
+        return value
     start_tls: bool = Field(False, description="upgrade ldap:// with StartTLS before binding")
     ca_file: Path | None = Field(None, description="CA bundle for TLS; certificates are always "
                                  "verified")
@@ -78,7 +91,11 @@ class LdapSettings(_Group):
 
     @model_validator(mode="after")
     def _read_password_file(self) -> LdapSettings:
-        if self.bind_password is None and self.bind_password_file is not None:
+        if self.bind_password is not None and self.bind_password_file is not None:
+            raise ValueError("ldap.bind_password: set bind_password or bind_password_file, "
+                             "not both (which one would win is not obvious to the next "
+                             "person reading the configuration)")
+        if self.bind_password_file is not None:
             try:
                 text = self.bind_password_file.read_text(encoding="utf-8")
             except OSError as exc:
@@ -318,6 +335,10 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     path = config or os.environ.get(f"{ENV_PREFIX}CONFIG")
     if path is not None and not Path(path).is_file():
         raise ConfigError(f"configuration file not found: {path}")
+    if path is not None:
+        from connector.settings.tomlcheck import check_file
+
+        check_file(Path(path), Settings)
 
     class _Loaded(Settings):
         model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
@@ -332,11 +353,11 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
             "unknown setting(s) in the environment: " + ", ".join(unknown) + " (a misspelt "
             "group or key is never ignored; `connector --help` and the README list the "
             "variables)")
-    clean = _drop_none(overrides)
+    clean = drop_none(overrides)
     try:
         return _Loaded(**clean)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe(exc)) from None
     except ValueError as exc:  # TOML syntax errors and the like
         raise ConfigError(f"configuration: {exc}") from None
 
@@ -366,28 +387,3 @@ def _names_a_field(model: type[BaseModel], path: list[str]) -> bool:
             return bool(rest) and _names_a_field(annotation, rest)
         return not rest
     return False
-
-
-def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            nested = _drop_none(value)
-            if nested:
-                out[key] = nested
-        elif value is not None:
-            out[key] = value
-    return out
-
-
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        loc = [str(part) for part in error["loc"] if not str(part).isdigit()]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        named = re.match(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", message, re.S)
-        if named:  # a model validator that names the setting it is about
-            loc, message = named.group(1).split("."), named.group(2)
-        variable = ENV_PREFIX + "__".join(part.upper() for part in loc) if loc else "settings"
-        lines.append(f"{variable}: {message}")
-    return "invalid configuration: " + "; ".join(lines)

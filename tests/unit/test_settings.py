@@ -112,7 +112,8 @@ def test_missing_config_file_is_a_config_error(tmp_path):
 def test_unknown_setting_in_file_is_refused(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("[safety]\nmax_locks = 3\n")
-    with pytest.raises(ConfigError, match="CONNECTOR_SAFETY__MAX_LOCKS"):
+    with pytest.raises(ConfigError, match=r"c\.toml: \[safety\] key 'max_locks' is not a "
+                       "setting; did you mean"):
         load_settings(config)
 
 

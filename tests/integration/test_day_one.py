@@ -1,0 +1,133 @@
+"""Issue 25, the mistakes that used to pass as success, each against a real slapd
+bound as the delegated identities: a scope that names no province, a wrong base DN,
+missing managed OUs, a check that did not look at the roster, a TOML typo reported
+as an environment variable, a sealed CSV whose last field carried a CR."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pyrage
+import pytest
+from pyrage import x25519
+
+from connector.testing.delegation import install_delegation
+from connector.testing.slapd import sample_units
+from tests.conftest import connector_env
+from tests.helpers import roster_csv, row, run_cli, tree
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def office(slapd, tmp_path):
+    identities = install_delegation(slapd, sample_units())
+    (tmp_path / "roster.csv").write_text(roster_csv(
+        [row("BTE0001", unit_type="province", unit_code="BTE"), row("TW1")]), encoding="utf-8")
+
+    def env(scope: str = "province:BTE", **extra: str) -> dict[str, str]:
+        identity = identities.get(scope, identities["province:BTE"])
+        return connector_env(slapd, tmp_path, CONNECTOR_SCOPE=scope,
+                             CONNECTOR_LDAP__BIND_DN=identity.dn,
+                             CONNECTOR_LDAP__BIND_PASSWORD=identity.password, **extra)
+    return slapd, env, tmp_path
+
+
+@pytest.mark.parametrize("command", [["reconcile"], ["daemon"], ["check"]])
+def test_a_scope_that_names_no_province_is_exit_2_with_the_reason(office, command):
+    """Before: `--scope province:BTR` (for BTE) said "nothing to do", exit 0, forever."""
+    server, env, _ = office
+    before = tree(server)
+    result = run_cli(command, env("province:BTR"), timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "scope province:BTR names no province" in result.stderr
+    assert tree(server) == before
+
+
+def test_a_scope_missing_from_the_units_file_is_exit_2(office, tmp_path):
+    _, env, _ = office
+    units = tmp_path / "units.toml"
+    units.write_text('[[province]]\ncode = "HCM"\nname = "TP. Hồ Chí Minh"\n', encoding="utf-8")
+    result = run_cli(["reconcile"], env(CONNECTOR_UNITS__PATH=str(units)))
+    assert result.returncode == 2 and "no BTE in the units file" in result.stderr
+
+
+def test_a_wrong_base_dn_stops_before_planning_instead_of_re_issuing_everyone(office):
+    """Before: 66 creates planned, 66 adds sent and refused (no global superior)."""
+    server, env, _ = office
+    before = tree(server)
+    result = run_cli(["reconcile", "--json"], env("it-centre",
+                                                  CONNECTOR_LDAP__BASE_DN="dc=vss,dc=gov,dc=vn"))
+    assert result.returncode == 2
+    assert "the base DN dc=vss,dc=gov,dc=vn does not exist" in result.stderr
+    assert "CONNECTOR_LDAP__BASE_DN" in result.stderr
+    assert tree(server) == before
+
+
+def test_a_malformed_base_dn_fails_at_settings_validation(office):
+    _, env, _ = office
+    result = run_cli(["reconcile"], env(CONNECTOR_LDAP__BASE_DN="dc=bhxh dc=vn"))
+    assert result.returncode == 2 and "is not a DN" in result.stderr
+
+
+def test_missing_managed_ous_stop_the_run_and_name_bootstrap(office):
+    server, env, _ = office
+    server.modify_as_root("dn: ou=people,ou=BTE,ou=provinces,dc=bhxh,dc=gov,dc=vn\n"
+                          "changetype: delete\n")
+    result = run_cli(["reconcile"], env())
+    assert result.returncode == 2 and "connector bootstrap" in result.stderr
+
+
+def test_check_reports_the_roster_and_what_it_sampled(office, tmp_path):
+    """Before: check passed with a missing roster and probed 3 of 6 groups silently."""
+    _, env, _ = office
+    good = run_cli(["check"], env("it-centre"))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "roster: [ok]" in good.stdout and "2 rows" in good.stdout
+    assert "province groups: 3 of" in good.stdout
+    (tmp_path / "roster.csv").unlink()
+    missing = run_cli(["check"], env("it-centre"))
+    assert missing.returncode != 0 and "roster: [WRONG]" in missing.stdout
+
+
+def test_a_typo_in_the_settings_file_names_the_file_the_table_and_the_closest_key(office,
+                                                                                   tmp_path):
+    _, env, _ = office
+    config = tmp_path / "connector.toml"
+    config.write_text('[ldap]\nbind_pasword_file = "/run/secret"\n', encoding="utf-8")
+    result = run_cli(["--config", str(config), "check"], env())
+    assert result.returncode == 2
+    assert (f"configuration file {config}: [ldap] key 'bind_pasword_file' is not a setting; "
+            "did you mean 'bind_password_file'?") in result.stderr
+    assert "Extra inputs" not in result.stderr
+
+
+def test_both_forms_of_the_bind_password_are_refused(office, tmp_path):
+    _, env, _ = office
+    (tmp_path / "secret").write_text("x\n", encoding="utf-8")
+    result = run_cli(["check"], env(CONNECTOR_LDAP__BIND_PASSWORD_FILE=str(tmp_path / "secret")))
+    assert result.returncode == 2 and "not both" in result.stderr
+
+
+def test_the_sealed_csv_s_last_line_gives_a_password_that_binds(slapd, tmp_path):
+    """Before: CRLF endings, so `tail -1 | awk -F,` kept a CR and the bind failed."""
+    officer = x25519.Identity.generate()
+    units = tmp_path / "units.toml"
+    source = (Path(__file__).resolve().parents[2] / "config" / "units.toml").read_text("utf-8")
+    units.write_text(source.replace('code = "TTCNTT"', f'code = "TTCNTT"\nrecipient = '
+                                    f'"{officer.to_public()}"'), encoding="utf-8")
+    (tmp_path / "roster.csv").write_text(roster_csv([row("TW1")]), encoding="utf-8")
+    env = connector_env(slapd, tmp_path, CONNECTOR_UNITS__PATH=str(units),
+                        CONNECTOR_CREDENTIALS__ISSUE="true",
+                        CONNECTOR_CREDENTIALS__DIR=str(tmp_path / "sealed"))
+    assert run_cli(["reconcile"], env).returncode == 0
+    (sealed,) = (tmp_path / "sealed").glob("*.csv.age")
+    plain = pyrage.decrypt(sealed.read_bytes(), [officer])
+    assert b"\r" not in plain
+    last = subprocess.run("tail -1 | awk -F, '{print $NF}'", shell=True, input=plain,
+                          capture_output=True, check=True).stdout.decode().rstrip("\n")
+    bound = subprocess.run(["ldapwhoami", "-x", "-H", slapd.url, "-D",
+                            "uid=TW1,ou=people,ou=central,dc=bhxh,dc=gov,dc=vn", "-w", last],
+                           capture_output=True, text=True, check=False)
+    assert bound.returncode == 0, bound.stderr
