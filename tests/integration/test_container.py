@@ -51,6 +51,7 @@ def test_identities_made_from_secret_files_pass_check_under_the_image_acls(image
     assert not image_server.search(LAYOUT.system_dn, "(cn=connector-hcm)", ["1.1"]).strip()
     for scope, dn, password in (("province:BTE", bte, BTE_PASSWORD),
                                 ("it-centre", it, IT_PASSWORD)):
+        (tmp_path / "roster.csv").write_text(roster_csv([]), encoding="utf-8")
         env = connector_env(image_server, tmp_path, CONNECTOR_LDAP__BIND_DN=dn,
                             CONNECTOR_LDAP__BIND_PASSWORD=password, CONNECTOR_SCOPE=scope)
         result = run_cli(["check"], env)

@@ -168,6 +168,7 @@ def test_check_on_empty_ous_proves_create_access_or_fails(delegated, tmp_path):
     server, ids = delegated
     assert server.search(LAYOUT.people_dn("BTE"), "(objectClass=inetOrgPerson)", ["1.1"]) \
         .count("dn: ") == 0
+    (tmp_path / "roster.csv").write_text(roster_csv([]), encoding="utf-8")  # check reads it
     right = run_cli(["check"], env_for(server, ids["province:BTE"], tmp_path))
     assert right.returncode == 0, right.stdout + right.stderr
     assert f"[ok] create under {LAYOUT.people_dn('BTE')}" in right.stdout
