@@ -25,10 +25,10 @@ from typing import Literal
 from loguru import logger
 
 from connector.core.actions import Action, Kind
-from connector.core.chain import anchor_value, parse_anchor
 from connector.core.model import Account, Group, Layout, Scope, Snapshot, dn_key
 from connector.core.policy import managed_containers, write_refusal
 from connector.core.results import Outcome
+from connector.directory.anchor import AnchorMixin
 from connector.directory.apply import apply_in_phases
 from connector.directory.entries import (
     LOCK_KINDS,
@@ -61,7 +61,7 @@ def generalized_now() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%SZ")
 
 
-class Directory(ABC):
+class Directory(AnchorMixin, ABC):
     """What the service needs from a directory; backends fill in the ``_`` methods."""
 
     actor: str
@@ -222,42 +222,6 @@ class Directory(ABC):
         except NoSuchEntry:
             return None
         return None
-
-    def read_anchor(self) -> tuple[int, str] | None:
-        """The audit head this identity anchored on its own entry (SPEC §12), or None."""
-        try:
-            for _, values in self._search(self.actor, "*", ["description"], scope="base"):
-                for value in values.get("description", []):
-                    if (anchored := parse_anchor(value)) is not None:
-                        return anchored
-        except NoSuchEntry:
-            return None
-        return None
-
-    def latest_anchor(self) -> tuple[int, str] | None:
-        """The highest head any connector identity anchored (a trail shared by scopes:
-        where a new or rotated file continues the chain)."""
-        heads = []
-        try:
-            for _, values in self._search(self.layout.system_dn, "*", ["description"],
-                                          scope="one"):
-                heads += [a for v in values.get("description", [])
-                          if (a := parse_anchor(v)) is not None]
-        except NoSuchEntry:
-            return self.read_anchor()
-        return max(heads) if heads else None
-
-    def write_anchor(self, seq: int, sha256: str) -> None:
-        """Replace this identity's ``bhxh-audit-head:`` value, keeping its other
-        ``description`` values (the ACLs let it write only that, on itself)."""
-        old: list[str] = []
-        for _, values in self._search(self.actor, "*", ["description"], scope="base"):
-            old = [v for v in values.get("description", []) if parse_anchor(v) is not None]
-        new = anchor_value(seq, sha256)
-        if old == [new]:
-            return
-        mods: list[Modification] = [("delete", "description", tuple(old))] if old else []
-        self._modify(self.actor, [*mods, ("add", "description", (new,))])
 
     def change_stamp(self) -> str | None:
         """What changes whenever anything in the database changes: the suffix entry's

@@ -19,10 +19,10 @@ import resource
 import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring as _text
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from loguru import logger
 
@@ -295,9 +295,22 @@ def plan_trail(path: Path, plan_id: str, scope: str) -> PlanTrail:
     digest counts only from a line of the plan's own scope; a plan counts as applied
     from any real change of that plan_id, made by ``apply`` (``plan_id``) or by the run
     that wrote it (``run_id``: a ``reconcile --plan-out`` that was not a dry run)."""
-    marker = json.dumps(plan_id, ensure_ascii=False)
     digests: dict[str, str] = {}
     applied = False
+    for fields in lines_naming(path, json.dumps(plan_id, ensure_ascii=False)):
+        if plan_id not in (fields.get("plan_id"), fields.get("run_id")):
+            continue
+        if fields.get("action") == "plan":
+            if fields.get("plan_id") == plan_id and fields.get("scope") == scope:
+                digests[str(fields.get("note"))] = str(fields.get("ts"))
+        elif fields.get("dry_run") is False:
+            applied = True
+    return PlanTrail(digests, applied)
+
+
+def lines_naming(path: Path, marker: str) -> Iterator[dict[str, Any]]:
+    """The audit lines whose text holds ``marker``, parsed, in order: one streaming
+    pass; only those lines are parsed (a missing file has none)."""
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
@@ -307,14 +320,7 @@ def plan_trail(path: Path, plan_id: str, scope: str) -> PlanTrail:
                     fields = json.loads(line)
                 except ValueError:
                     continue
-                if not isinstance(fields, dict) or plan_id not in (fields.get("plan_id"),
-                                                                 fields.get("run_id")):
-                    continue
-                if fields.get("action") == "plan":
-                    if fields.get("plan_id") == plan_id and fields.get("scope") == scope:
-                        digests[str(fields.get("note"))] = str(fields.get("ts"))
-                elif fields.get("dry_run") is False:
-                    applied = True
+                if isinstance(fields, dict):
+                    yield fields
     except FileNotFoundError:
-        pass
-    return PlanTrail(digests, applied)
+        return

@@ -30,7 +30,7 @@ from connector.core.policy import writable_containers, write_refusal
 from connector.core.reached import reached
 from connector.directory.base import Directory
 from connector.errors import ConfigError
-from connector.outputs.audit import AuditLog
+from connector.outputs.audit import AuditLog, lines_naming
 from connector.service.credentials import add_owed
 from connector.settings import Settings
 
@@ -108,20 +108,11 @@ def journal(settings: Settings, audit: AuditLog, actions: Sequence[Action], *,
 
 def _audited(audit_path: Path, run_id: str) -> set[tuple[str, str, str]]:
     """(action, dn, member) of every line the run wrote, one streaming pass."""
-    marker = f'"run_id": {json.dumps(run_id)}'
     seen: set[tuple[str, str, str]] = set()
-    with contextlib.suppress(FileNotFoundError), \
-            audit_path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if marker not in line:
-                continue
-            try:
-                fields = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(fields, dict) and fields.get("run_id") == run_id:
-                seen.add((str(fields.get("action")), dn_key(str(fields.get("dn") or "")),
-                          dn_key(str(fields.get("member") or ""))))
+    for fields in lines_naming(audit_path, f'"run_id": {json.dumps(run_id)}'):
+        if fields.get("run_id") == run_id:
+            seen.add((str(fields.get("action")), dn_key(str(fields.get("dn") or "")),
+                      dn_key(str(fields.get("member") or ""))))
     return seen
 
 

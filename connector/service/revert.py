@@ -19,7 +19,7 @@ from connector.core.results import RunResult
 from connector.core.revert import Done, State, Undoing, revert_plan, undoes
 from connector.directory.base import Directory
 from connector.errors import ConfigError
-from connector.outputs.audit import now_iso
+from connector.outputs.audit import lines_naming, now_iso
 from connector.outputs.planfile import FORMAT
 from connector.service.approve import save_plan
 from connector.service.runid import new_run_id
@@ -36,24 +36,9 @@ class Reverting:
 
 
 def run_lines(path: Path, run_id: str) -> list[dict[str, Any]]:
-    """Every audit line of the run, in order (one streaming pass; only lines naming
-    the run_id are parsed)."""
-    marker = json.dumps(run_id, ensure_ascii=False)
-    found: list[dict[str, Any]] = []
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if marker not in line:
-                    continue
-                try:
-                    fields = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(fields, dict) and fields.get("run_id") == run_id:
-                    found.append(fields)
-    except FileNotFoundError:
-        pass
-    return found
+    """Every audit line of the run, in order."""
+    return [fields for fields in lines_naming(path, json.dumps(run_id, ensure_ascii=False))
+            if fields.get("run_id") == run_id]
 
 
 def applied_changes(settings: Settings, run_id: str) -> tuple[list[Done], str]:
