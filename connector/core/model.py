@@ -61,6 +61,17 @@ class Person:
 
 
 @dataclass(frozen=True)
+class KnownUnits:
+    """The unit codes (case-folded) the IT Centre knows besides the directory's
+    provinces: a units file's, with the codes they absorbed. ``None`` for central or
+    vendors: no list to check against (the directory keeps none), any code goes."""
+
+    provinces: frozenset[str] = frozenset()
+    central: frozenset[str] | None = None
+    vendors: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
 class Rejected:
     """A roster row that failed validation; its account is never touched."""
 

@@ -29,6 +29,7 @@ from connector.core.dn import account_dn
 from connector.core.lockplan import lock_actions, restore_action
 from connector.core.model import (
     Account,
+    KnownUnits,
     Layout,
     Person,
     Rejected,
@@ -59,8 +60,10 @@ NONE: frozenset[str] = frozenset()
 class _Planner:
     def __init__(self, scope: Scope, layout: Layout, snapshot: Snapshot,
                  complete: bool = True, zone: str = DEFAULT_ZONE,
-                 renames: Mapping[str, str] | None = None) -> None:
+                 renames: Mapping[str, str] | None = None,
+                 known: KnownUnits | None = None) -> None:
         self.complete = complete
+        self.known = known if scope.is_it_centre else None
         self.renames = dict(renames or {})
         self.awaiting: list[Awaiting] = []
         self.zone = zone
@@ -107,11 +110,9 @@ class _Planner:
         province = canonical_province(person.unit_code, self.snapshot.provinces) \
             if person.unit_type is UnitType.PROVINCE else None
         unknown_province = person.unit_type is UnitType.PROVINCE and province is None
-        if unknown_province and (existing or target is not None):
+        if (unknown_province and (existing or target is not None)) or self.unknown(person):
             # a typo in unit_code must not read as a transfer (a sticky lock) or an issuance
-            self.rejected.append(Rejected(
-                person.line, person.employee_id,
-                f"unit_code {person.unit_code!r} is not a province in the directory"))
+            self.reject_unit(person)
             return
         if target is None:
             self.out_of_scope.append(
@@ -146,6 +147,23 @@ class _Planner:
             self.final_locked[dn_key(dn)] = False
             self._note_admin(person, dn)
 
+    def unknown(self, person: Person) -> bool:
+        """The IT Centre reads every row (SPEC §16): a unit it knows nowhere is a typo
+        that nobody else would report, so the row is rejected, never out of scope."""
+        known = self.known
+        if known is None:
+            return False
+        code = person.unit_code.casefold()
+        if person.unit_type is UnitType.PROVINCE:
+            return (canonical_province(person.unit_code, self.snapshot.provinces) is None
+                    and code not in known.provinces)
+        listed = known.central if person.unit_type is UnitType.CENTRAL else known.vendors
+        return listed is not None and code not in listed
+
+    def reject_unit(self, person: Person) -> None:
+        self.rejected.append(Rejected(person.line, person.employee_id,
+                                      f"unit_code {person.unit_code!r} is not a known unit"))
+
     def elsewhere(self, person: Person) -> bool:
         """A row with no account here that is plainly another scope's: counted out of
         scope at once. The short cut of ``person()`` for most of a national roster (a
@@ -157,6 +175,9 @@ class _Planner:
             # no role given, but the directory has them as an admin: the IT Centre's
             role is None and not self.scope.is_it_centre
             and person.unit_type is UnitType.PROVINCE and person.key in self.snapshot.admin_keys)
+        if plain and self.known is not None and self.unknown(person):
+            self.reject_unit(person)
+            return True
         if plain:
             self.out_of_scope.append(
                 OutOfScope(person.employee_id, person.line, person.unit_type.value,
@@ -318,6 +339,7 @@ def compute_plan(
     zone: str = DEFAULT_ZONE,
     renames: Mapping[str, str] | None = None,
     unchecked: Sequence[OutOfScope | Unchecked] = (),
+    known: KnownUnits | None = None,
 ) -> Plan:
     """Everything this scope must do to bring its OUs in step with the roster.
 
@@ -325,9 +347,11 @@ def compute_plan(
     then no account is locked or removed from a group for being off the roster.
     ``unchecked``: rows set aside as plainly another scope's whose ids name no account
     here (RosterResult.unchecked, settled): out of scope, nothing more.
+    ``known``: the units the IT Centre knows besides the directory's provinces (the
+    units file's, and former codes); a row naming none of them is rejected.
     """
     planner = _Planner(scope, layout, snapshot, complete=not incomplete, zone=zone,
-                       renames=renames)
+                       renames=renames, known=known)
     by_key: dict[str, list[Account]] = defaultdict(list)
     for account in snapshot.accounts:
         by_key[account.key].append(account)

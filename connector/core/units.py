@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from connector.core.model import is_safe_code
+from connector.core.model import KnownUnits, is_safe_code
 from connector.errors import UnitsError
 
 
@@ -54,6 +54,13 @@ class Units:
                   "vendor": self.vendors}.get(unit_type, ())
         folded = code.casefold()
         return next((u.contact for u in listed if u.code.casefold() == folded), None)
+
+    @property
+    def known(self) -> KnownUnits:
+        """Every code this file names, current or former, by kind (SPEC §16)."""
+        def codes(units: tuple[Unit, ...]) -> frozenset[str]:
+            return frozenset(c.casefold() for u in units for c in (u.code, *u.formerly))
+        return KnownUnits(codes(self.provinces), codes(self.central), codes(self.vendors))
 
     @property
     def merged_provinces(self) -> dict[str, tuple[str, ...]]:

@@ -20,7 +20,7 @@ from loguru import logger
 
 from connector.core.actions import Action, Plan
 from connector.core.guard import check_guard
-from connector.core.model import Snapshot
+from connector.core.model import KnownUnits, Snapshot
 from connector.core.only import restrict, unknown_ids
 from connector.core.plan import compute_plan
 from connector.core.results import Outcome, RosterResult, RunResult
@@ -199,7 +199,8 @@ class _Run:
         plan = compute_plan(roster.people, snapshot, self.scope, settings.layout_value,
                             roster.rejected_keys, roster.incomplete, today=self.day,
                             zone=zone, renames=units.renames if units else None,
-                            unchecked=roster.unchecked)
+                            unchecked=roster.unchecked,
+                            known=units.known if units else KnownUnits())
         only = self.request.only
         if only:
             self.result.only = list(only)

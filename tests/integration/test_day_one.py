@@ -5,6 +5,7 @@ as an environment variable, a sealed CSV whose last field carried a CR."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -131,3 +132,24 @@ def test_the_sealed_csv_s_last_line_gives_a_password_that_binds(slapd, tmp_path)
                             "uid=TW1,ou=people,ou=central,dc=bhxh,dc=gov,dc=vn", "-w", last],
                            capture_output=True, text=True, check=False)
     assert bound.returncode == 0, bound.stderr
+
+
+def test_the_it_centre_rejects_a_new_hire_with_a_mistyped_province_code(office, tmp_path):
+    """Before: BTE0072 with unit_code BTT was out_of_scope for every run; no account,
+    no report. Now the IT Centre's run rejects it (exit 1), and Bến Tre's is not failed."""
+    server, env, _ = office
+    (tmp_path / "roster.csv").write_text(roster_csv(
+        [row("BTE0001", unit_type="province", unit_code="BTE"), row("TW1"),
+         row("BTE0072", unit_type="province", unit_code="BTT")]), encoding="utf-8")
+    before = tree(server)
+    result = run_cli(["reconcile", "--dry-run", "--json"], env("it-centre"))
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert [(r["employee_id"], r["reason"]) for r in report["rejected"]] == [
+        ("BTE0072", "unit_code 'BTT' is not a known unit")]
+    assert "BTE0072" not in [o["employee_id"] for o in report["out_of_scope"]]
+    province = run_cli(["reconcile", "--dry-run", "--json"], env("province:BTE"))
+    assert province.returncode == 0, province.stderr
+    assert json.loads(province.stdout)["rejected"] == []
+    people = {dn: entry for dn, entry in tree(server).items() if "ou=system" not in dn}
+    assert people == {dn: entry for dn, entry in before.items() if "ou=system" not in dn}

@@ -6,7 +6,7 @@ import pytest
 
 from connector.core.actions import Action, Kind, Plan
 from connector.core.guard import check_guard
-from connector.core.model import Account, Group, Scope, Snapshot
+from connector.core.model import Account, Group, KnownUnits, Scope, Snapshot
 from connector.core.plan import compute_plan
 from connector.errors import SafetyAbort
 from tests.helpers import LAYOUT, account_of, person, snapshot
@@ -435,7 +435,7 @@ def test_typo_in_a_province_code_is_rejected_not_read_as_a_transfer():
     typo = person("B1", unit_type="province", unit_code="BTEE")
     plan = plan_for([typo], snapshot(account_of(before)), BTE)
     assert plan.actions == ()
-    assert [(r.employee_id, "not a province" in r.reason) for r in plan.rejected] == [
+    assert [(r.employee_id, "is not a known unit" in r.reason) for r in plan.rejected] == [
         ("B1", True)]
 
 
@@ -443,3 +443,48 @@ def test_unknown_province_row_with_nothing_to_do_here_is_only_out_of_scope():
     plan = plan_for([person("X1", unit_type="province", unit_code="ZZZ")], snapshot())
     assert plan.actions == () and plan.rejected == ()
     assert [o.employee_id for o in plan.out_of_scope] == ["X1"]
+
+
+def test_the_it_centre_rejects_a_new_hire_whose_province_code_is_no_known_unit():
+    """Issue 25 #2: BTT for BTE was out of scope for everyone, so no one reported it."""
+    typo = person("BTE0072", unit_type="province", unit_code="BTT")
+    plan = compute_plan([typo], snapshot(), IT, LAYOUT, known=KnownUnits())
+    assert plan.out_of_scope == () and plan.actions == ()
+    assert [(r.line, r.employee_id, r.reason) for r in plan.rejected] == [
+        (typo.line, "BTE0072", "unit_code 'BTT' is not a known unit")]
+
+
+def test_a_province_run_leaves_another_units_typo_to_the_it_centre():
+    typo = person("BTE0072", unit_type="province", unit_code="BTT")
+    plan = compute_plan([typo], snapshot(), BTE, LAYOUT, known=KnownUnits())
+    assert plan.rejected == () and [o.employee_id for o in plan.out_of_scope] == ["BTE0072"]
+
+
+def test_known_province_staff_stay_out_of_the_it_centres_scope():
+    staff = person("B1", unit_type="province", unit_code="bte")
+    plan = compute_plan([staff], snapshot(), IT, LAYOUT, known=KnownUnits())
+    assert plan.rejected == () and len(plan.out_of_scope) == 1
+
+
+def test_a_former_province_code_in_the_units_file_is_a_known_unit():
+    row = person("T1", unit_type="province", unit_code="TVH")
+    known = KnownUnits(provinces=frozenset({"btr", "tvh"}))
+    plan = compute_plan([row], snapshot(), IT, LAYOUT, known=known)
+    assert plan.rejected == () and len(plan.out_of_scope) == 1
+
+
+@pytest.mark.parametrize(("unit_type", "code", "rejected"), [
+    ("central", "TTCNTT", False), ("central", "TTCNNT", True),
+    ("vendor", "VNPT", False), ("vendor", "VPNT", True)])
+def test_with_a_units_file_central_and_vendor_codes_must_be_listed(unit_type, code, rejected):
+    row = person("X1", unit_type=unit_type, unit_code=code)
+    known = KnownUnits(central=frozenset({"ttcntt"}), vendors=frozenset({"vnpt"}))
+    plan = compute_plan([row], snapshot(), IT, LAYOUT, known=known)
+    assert bool(plan.rejected) is rejected
+    assert (plan.actions == ()) is rejected
+
+
+def test_without_a_units_file_any_central_or_vendor_code_is_accepted():
+    row = person("X1", unit_type="vendor", unit_code="NEWCO")
+    plan = compute_plan([row], snapshot(), IT, LAYOUT, known=KnownUnits())
+    assert plan.rejected == () and kinds(plan) == [("create", "X1", "new_on_roster", None)]
