@@ -189,14 +189,17 @@ class ScheduleSettings(_Group):
 class LayoutSettings(_Group):
     """DIT containers relative to the base DN (SPEC §2 defaults)."""
 
-    central: str = Layout.central
-    vendors: str = Layout.vendors
-    provinces: str = Layout.provinces
-    province_people: str = Field(Layout.province_people, description="{code} = province code")
-    province_admins: str = Field(Layout.province_admins, description="{code} = province code")
-    groups: str = Layout.groups
-    system: str = Layout.system
-    policies: str = Layout.policies
+    central: str = Field(Layout.central, description="where central units' accounts go, "
+                         "relative to the base DN")
+    vendors: str = Field(Layout.vendors, description="where vendors' accounts go")
+    provinces: str = Field(Layout.provinces, description="the parent of every province's OU")
+    province_people: str = Field(Layout.province_people, description="a province's staff, "
+                                 "under its OU; {code} = province code")
+    province_admins: str = Field(Layout.province_admins, description="a province's "
+                                 "administrators (the IT Centre's); {code} = province code")
+    groups: str = Field(Layout.groups, description="the admin groups of the provinces")
+    system: str = Field(Layout.system, description="the connector identities")
+    policies: str = Field(Layout.policies, description="the password policy entries")
 
 
 class LogSettings(_Group):
