@@ -47,6 +47,28 @@ def read_status(settings: Settings) -> dict[str, Any] | None:
     return data
 
 
+def is_alive(pid: object) -> bool:
+    """Whether ``pid`` is a live connector process: a pid the status file names may be
+    gone (killed, crashed, rebooted) or reused by another program since."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's: say so only if it is the connector
+        pass
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc to ask: trust the signal
+    return b"connector" in command
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
 def _write_status(settings: Settings, data: dict[str, Any]) -> None:
     """Through a fresh temporary name, mode 0600 (a link planted at a fixed name is
     never followed, SPEC §15)."""
@@ -115,8 +137,10 @@ class Daemon:
         self.status.update({
             "scope": str(self.settings.scope_value),
             "last_run_id": run_id,
-            "last_started": datetime.fromtimestamp(started).astimezone().isoformat(),
-            "last_finished": datetime.fromtimestamp(finished).astimezone().isoformat(),
+            "last_started": datetime.fromtimestamp(started).astimezone().isoformat(
+                timespec="seconds"),
+            "last_finished": datetime.fromtimestamp(finished).astimezone().isoformat(
+                timespec="seconds"),
             "last_outcome": outcome,
             "last_exit_code": code,
             "last_error": error,
@@ -187,12 +211,16 @@ class Daemon:
 
         self.retry = retry
 
+        how = ["stopped"]
+
         def on_signal(signum: int, _frame: object) -> None:
-            logger.info("received {}; finishing the current operation and stopping",
-                        signal.Signals(signum).name)
+            how[0] = signal.Signals(signum).name
+            logger.info("received {}; finishing the current operation and stopping", how[0])
             self.stop.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self._state(state="running", since=_now(), pid=os.getpid(), stopped_at=None,
+                    stopped_by=None)
         scheduler.start()
         job = scheduler.get_job("reconcile")
         logger.info("daemon started for scope {}; {}; next run at {}", self.settings.scope_value,
@@ -202,12 +230,24 @@ class Daemon:
         try:
             while not self.stop.wait(1.0):
                 pass
+        except BaseException as exc:
+            how[0] = f"error: {type(exc).__name__}: {exc}"
+            raise
         finally:
             scheduler.shutdown(wait=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        logger.info("daemon stopped cleanly after {} runs", self.runs)
+            self._state(state="stopped", stopped_at=_now(), stopped_by=how[0])
+        logger.info("daemon stopped cleanly after {} runs ({})", self.runs, how[0])
         return 0
+
+    def _state(self, **fields: Any) -> None:
+        """Whether the daemon runs, since when, and how it stopped (issue 25 #11)."""
+        self.status.update(fields, scope=str(self.settings.scope_value))
+        try:
+            _write_status(self.settings, self.status)
+        except OSError as exc:
+            logger.warning("cannot write the status file: {}", exc)
 
 
 def run_daemon(settings: Settings, connect: DirectoryFactory, *, once: bool = False) -> int:
@@ -230,5 +270,7 @@ def run_daemon(settings: Settings, connect: DirectoryFactory, *, once: bool = Fa
             directory.close()
     daemon = Daemon(settings, connect)
     if once:
-        return daemon.run_once()
+        code = daemon.run_once()
+        daemon._state(state="stopped", stopped_at=_now(), stopped_by="--once: one run")
+        return code
     return daemon.serve()

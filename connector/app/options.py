@@ -3,6 +3,7 @@ connection, the options ``--config`` and ``--report``, and how a run is shown.""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ def load(ctx: click.Context, config: Path | None, **overrides: Any) -> Settings:
     root = ctx.find_root()
     path = config or root.params.get("config")
     settings = load_settings(path, **overrides)
+    use_timezone(settings.schedule.timezone)
     level = "DEBUG" if root.params.get("verbose") else settings.log.level
     secret = settings.ldap.bind_password.get_secret_value() if settings.ldap.bind_password else ""
     setup_logging(level, json_lines=settings.log.json_lines, file=settings.log.file,
@@ -50,6 +52,25 @@ def load(ctx: click.Context, config: Path | None, **overrides: Any) -> Settings:
                   secrets=[secret], scope=str(settings.scope_value))
     ctx.obj = settings
     return settings
+
+
+def use_timezone(name: str) -> None:
+    """Every time a person reads (reports, status, plan files, audit ``ts``, logs,
+    notifications) is local time in CONNECTOR_SCHEDULE__TIMEZONE (SPEC §16): the
+    process's own zone is set to it once, so that no writer can forget."""
+    import time
+
+    if not Path("/usr/share/zoneinfo", name).is_file():  # no system tz database entry:
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        offset = datetime.now(ZoneInfo(name)).utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset else 0
+        sign = "-" if minutes >= 0 else "+"  # POSIX TZ offsets are west-positive
+        name = f"<{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}>" \
+            f"{sign}{abs(minutes) // 60}:{abs(minutes) % 60:02d}"
+    os.environ["TZ"] = name
+    time.tzset()
 
 
 def connect(settings: Settings) -> Any:

@@ -156,10 +156,12 @@ def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
     """Show the daemon's last run (from its status file)."""
-    from connector.app.daemon import read_status
+    from connector.app.daemon import is_alive, read_status
 
     settings = load(ctx, config)
     data = read_status(settings)
+    if data is not None:  # now, not as the file says: a killed daemon could not say so
+        data["running"] = data.get("state") != "stopped" and is_alive(data.get("pid"))
     forwarding = settings.audit.syslog is not None
     if forwarding:  # now, not as of the daemon's last run: one-shot runs forward too
         from connector.outputs.forward import waiting

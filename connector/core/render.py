@@ -150,13 +150,31 @@ def _ending_lines(result: RunResult) -> list[str]:
     return lines
 
 
+def daemon_state(data: Mapping[str, Any]) -> str:
+    """Running, stopped (when and how), or gone without a word (a stale pid)."""
+    runs = _count(data.get("runs_since_start", 0), "run")
+    if data.get("running"):
+        since = f", since {data['since']}" if data.get("since") else ""
+        return f"running (pid {data.get('pid', '?')}{since}; {runs} since it started)"
+    if data.get("state") == "stopped":
+        return (f"stopped at {data.get('stopped_at', '?')} ({data.get('stopped_by', '?')}) "
+                f"after {runs}")
+    return (f"not running: pid {data.get('pid', '?')} is gone, and the daemon did not say "
+            "it stopped (killed with SIGKILL, crashed, or the machine went down)"
+            + (f"; it ran since {data['since']}" if data.get("since") else ""))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def status_report(data: Mapping[str, Any], where: object) -> str:
     """The daemon's status file for a person: what ran last, how it ended, what it did."""
     summary: Mapping[str, Any] = data.get("last_summary") or {}
     planned = {k: v for k, v in (summary.get("planned") or {}).items() if v}
     lines = [
-        f"Daemon for scope {data.get('scope', '?')} (pid {data.get('pid', '?')}; "
-        f"{data.get('runs_since_start', 0)} runs since it started; status file in {where})",
+        f"Daemon for scope {data.get('scope', '?')}: {daemon_state(data)} (status file in "
+        f"{where})",
         f"  last run       {data.get('last_run_id', '-')}: started "
         f"{data.get('last_started', '-')}, finished {data.get('last_finished', '-')}",
         f"  outcome        {data.get('last_outcome', '-')} (exit code "

@@ -244,3 +244,35 @@ def test_a_slapd_killed_in_the_middle_of_a_daemon_run_is_survived_and_converged(
 def _status_text(tmp_path: Path) -> str:
     state = tmp_path / "state"
     return "".join(p.read_text() for p in state.glob("status-*.json")) if state.exists() else ""
+
+
+def test_status_says_running_then_stopped_by_sigterm_and_when(slapd, tmp_path, daemon_env):
+    """Issue 25 #11. Before: after SIGTERM, `connector status` still named the pid as
+    the daemon's, with no word that it had stopped."""
+    process = start_daemon(daemon_env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: any(x["employee_id"] == "D1" for x in audit_lines(tmp_path)),
+                 what="the first run")
+        running = run_cli(["status"], daemon_env).stdout
+        assert f"running (pid {process.pid}, since " in running, running
+    finally:
+        code, _ = stop(process)
+    assert code == 0
+    stopped = run_cli(["status"], daemon_env).stdout
+    assert "Daemon for scope it-centre: stopped at " in stopped and "(SIGTERM)" in stopped
+    data = json.loads(run_cli(["status", "--json"], daemon_env).stdout)
+    assert data["running"] is False and data["state"] == "stopped"
+    assert data["stopped_by"] == "SIGTERM" and data["stopped_at"].endswith("+07:00")
+
+
+def test_status_of_a_killed_daemon_says_its_pid_is_gone(slapd, tmp_path, daemon_env):
+    process = start_daemon(daemon_env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: any(x["employee_id"] == "D1" for x in audit_lines(tmp_path)),
+                 what="the first run")
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    shown = run_cli(["status"], daemon_env).stdout
+    assert f"not running: pid {process.pid} is gone" in shown, shown
+    assert json.loads(run_cli(["status", "--json"], daemon_env).stdout)["running"] is False

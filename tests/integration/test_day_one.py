@@ -153,3 +153,21 @@ def test_the_it_centre_rejects_a_new_hire_with_a_mistyped_province_code(office, 
     assert json.loads(province.stdout)["rejected"] == []
     people = {dn: entry for dn, entry in tree(server).items() if "ou=system" not in dn}
     assert people == {dn: entry for dn, entry in before.items() if "ou=system" not in dn}
+
+
+@pytest.mark.parametrize(("zone", "offset"), [("Asia/Ho_Chi_Minh", "+07:00"),
+                                              ("Europe/Paris", ("+01:00", "+02:00"))])
+def test_times_a_person_reads_are_in_the_schedule_time_zone(office, tmp_path, zone, offset):
+    """Issue 25 #12. Before: reports, plan files and audit `ts` were in the machine's
+    zone (UTC here) while the daemon's log and the README showed +07:00."""
+    _, env, _ = office
+    plan, report = tmp_path / "plan.json", tmp_path / "report.html"
+    result = run_cli(["reconcile", "--dry-run", "--plan-out", str(plan), "--report",
+                      str(report)], {**env("it-centre", CONNECTOR_SCHEDULE__TIMEZONE=zone),
+                                     "TZ": "UTC"})
+    assert result.returncode == 0, result.stderr
+    offsets = offset if isinstance(offset, tuple) else (offset,)
+    assert json.loads(plan.read_text())["created"].endswith(offsets)
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert audit and all(line["ts"].endswith(offsets) for line in audit)
+    assert any(o in report.read_text(encoding="utf-8") for o in offsets)
