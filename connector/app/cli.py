@@ -20,8 +20,10 @@ from connector.app.options import EPILOG
 @click.version_option(__version__, prog_name="connector")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML settings file (default: $CONNECTOR_CONFIG).")
+@click.option("--scope", default=None,
+              help="Override CONNECTOR_SCOPE for the command (it may follow it too).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr.")
-def cli(config: Path | None, verbose: bool) -> None:
+def cli(config: Path | None, scope: str | None, verbose: bool) -> None:
     """Keep an LDAP directory in step with the HR roster under Decision 2366/QĐ-BHXH.
 
     Creates accounts for active people in this scope's OUs, locks them on leave,

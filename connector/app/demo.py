@@ -136,8 +136,8 @@ def main() -> int:
 
         banner(f"4. Day 1: today's roster, every status present ({sample_roster()})")
         print(sample_roster().read_text(encoding="utf-8"))
-        for scope in ("it-centre", "province:BTE"):
-            banner(f"4. {scope}: the plan first (dry run), then apply")
+        for step, scope in (("4a", "it-centre"), ("4b", "province:BTE")):
+            banner(f"{step}. {scope}: the plan first (dry run), then apply")
             connector(["reconcile", "--dry-run"], envs[scope], scope)
             connector(["reconcile"], envs[scope], scope)
         banner("5. A second run changes nothing")

@@ -32,6 +32,12 @@ def report_option(func: F) -> F:
              "(Excel-friendly) or .xlsx (CONNECTOR_REPORT__LANGUAGE).")(func)
 
 
+def scope_option(func: F) -> F:
+    """``--scope``, after the command as before it (``connector --scope S status``)."""
+    return click.option("--scope", default=None,
+                        help="Override CONNECTOR_SCOPE (it-centre | province:CODE).")(func)
+
+
 def config_option(func: F) -> F:
     return click.option(
         "--config", "config", type=click.Path(dir_okay=False, path_type=Path),
@@ -43,6 +49,8 @@ def config_option(func: F) -> F:
 def load(ctx: click.Context, config: Path | None, **overrides: Any) -> Settings:
     root = ctx.find_root()
     path = config or root.params.get("config")
+    if overrides.get("scope") is None and root.params.get("scope"):
+        overrides["scope"] = root.params["scope"]  # `connector --scope S command`
     settings = load_settings(path, **overrides)
     use_timezone(settings.schedule.timezone)
     level = "DEBUG" if root.params.get("verbose") else settings.log.level

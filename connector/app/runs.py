@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 from pathlib import Path
 
 import click
+from loguru import logger
 
 from connector.app.options import (
     EPILOG,
@@ -14,6 +16,7 @@ from connector.app.options import (
     connect,
     load,
     report_option,
+    scope_option,
     show_run,
 )
 from connector.app.progress import ApplyProgress
@@ -114,13 +117,20 @@ def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_j
 
     ctx.meta["json"] = as_json
     settings = load(ctx, config, scope=scope)
-    with told_on_failure(settings), run_lock(settings, wait=True):
+    run_id = new_run_id()
+    with logger.contextualize(run_id=run_id), told_on_failure(settings), \
+            run_lock(settings, wait=True):
+        started = time.monotonic()
         directory = connect(settings)
         try:
-            result = apply_plan(settings, directory, plan_file, new_run_id(),
+            result = apply_plan(settings, directory, plan_file, run_id,
                                 allow_mass_lock=allow_mass_lock)
         finally:
             directory.close()
+        result.duration = time.monotonic() - started
+        result.plan_file = str(plan_file)
+        logger.info("run {} finished in {:.2f}s with exit code {}", run_id, result.duration,
+                    result.exit_code)
     notify_run(settings, result, report=report)
     show_run(result, settings, report, as_json,
               [f"  skipped: {reason}" for reason in result.skipped.values()])
@@ -130,8 +140,9 @@ def apply_command(ctx: click.Context, config: Path | None, plan_file: Path, as_j
 @click.command(epilog=EPILOG)
 @config_option
 @click.option("--once", is_flag=True, help="Run once now and exit (for testing a schedule).")
+@scope_option
 @click.pass_context
-def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
+def daemon(ctx: click.Context, config: Path | None, once: bool, scope: str | None) -> None:
     """Run reconcile on the schedule until SIGTERM/SIGINT, then stop cleanly (exit 0).
 
     \b
@@ -143,7 +154,7 @@ def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
     from connector.app.daemon import run_daemon
 
     gc.enable()  # a long-lived process collects its cycles (each run pauses it itself)
-    settings = load(ctx, config)
+    settings = load(ctx, config, scope=scope)
     settings.require_bind()
     if settings.roster.path is None:
         raise ConfigError("CONNECTOR_ROSTER__PATH is not set: the daemon needs a roster")
@@ -153,12 +164,13 @@ def daemon(ctx: click.Context, config: Path | None, once: bool) -> None:
 @click.command(epilog=EPILOG)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status file as JSON.")
+@scope_option
 @click.pass_context
-def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
+def status(ctx: click.Context, config: Path | None, as_json: bool, scope: str | None) -> None:
     """Show the daemon's last run (from its status file)."""
     from connector.app.daemon import is_alive, read_status
 
-    settings = load(ctx, config)
+    settings = load(ctx, config, scope=scope)
     data = read_status(settings)
     if data is not None:  # now, not as the file says: a killed daemon could not say so
         data["running"] = data.get("state") != "stopped" and is_alive(data.get("pid"))
@@ -168,7 +180,8 @@ def status(ctx: click.Context, config: Path | None, as_json: bool) -> None:
 
         lines_waiting = waiting(settings.audit.path, settings.state.dir)
     if data is None:
-        click.echo(f"no status yet in {settings.state.dir} (the daemon has not run)")
+        click.echo(f"no status yet for scope {settings.scope_value} in {settings.state.dir} "
+                   "(its daemon has not run)")
         if forwarding:
             click.echo(f"audit trail: {lines_waiting} lines wait for the syslog collector")
         if settings.notify.enabled:

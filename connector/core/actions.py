@@ -230,6 +230,9 @@ class Plan:
     orphan_locks_suspended: str | None = None
     units: tuple[UnitCount, ...] = ()
     awaiting: tuple[Awaiting, ...] = ()
+    #: this scope's rows of people not active (on leave, gone) who have no account:
+    #: nothing to issue nor to lock, but counted, so that no row goes unaccounted for
+    without_account: int = 0
 
     @property
     def lock_count(self) -> int:

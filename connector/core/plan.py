@@ -77,6 +77,7 @@ class _Planner:
         self.handled: set[str] = set()
         self.final_locked: dict[str, bool] = {dn_key(a.dn): a.locked for a in snapshot.accounts}
         self.eligible_admins: set[str] = set()
+        self.without_account = 0
         self._areas: dict[str, str] = {}
         self._own = (scope.code or "").casefold()
 
@@ -146,6 +147,8 @@ class _Planner:
                                        employee_id=person.employee_id, changes=changes))
             self.final_locked[dn_key(dn)] = False
             self._note_admin(person, dn)
+        else:
+            self.without_account += 1
 
     def unknown(self, person: Person) -> bool:
         """The IT Centre reads every row (SPEC §16): a unit it knows nowhere is a typo
@@ -380,6 +383,7 @@ def compute_plan(
         orphan_locks_suspended=suspended,
         units=planner.units(on_roster),
         awaiting=tuple(planner.awaiting),
+        without_account=planner.without_account,
     )
 
 

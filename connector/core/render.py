@@ -23,7 +23,8 @@ def _changes(action: Action) -> str:
     return ""
 
 
-def action_table(actions: Sequence[Action], limit: int | None = None) -> list[str]:
+def action_table(actions: Sequence[Action], limit: int | None = None,
+                 more: str = "--dry-run or --json") -> list[str]:
     rows = [("ACTION", "EMPLOYEE_ID", "CLAUSE", "REASON", "DN", "DETAIL")]
     shown = actions if limit is None else actions[:limit]
     for action in shown:
@@ -35,8 +36,7 @@ def action_table(actions: Sequence[Action], limit: int | None = None) -> list[st
         for row in rows
     ]
     if limit is not None and len(actions) > limit:
-        lines.append(f"... and {len(actions) - limit} more (list them all with --dry-run or "
-                     "--json)")
+        lines.append(f"... and {len(actions) - limit} more (list them all with {more})")
     return lines
 
 
@@ -67,13 +67,17 @@ def run_report(result: RunResult, *, show_all: bool | None = None) -> str:
 
 
 def _headline(result: RunResult) -> str:
-    mode = "DRY RUN: nothing will be written" if result.dry_run else "apply"
+    mode = "DRY RUN: nothing will be written" if result.dry_run else (
+        f"apply of plan {result.plan_id} ({result.plan_file})" if result.plan_file else "apply")
     line = f"Run {result.run_id} · scope {result.scope} · bound as {result.actor} · {mode}"
     roster, plan = result.roster, result.plan
     if roster is not None:
         out = len(plan.out_of_scope) if plan else 0
-        line += (f"\nRoster: {roster.rows} rows, {roster.valid} valid, "
+        line += (f"\nRoster: {_count(roster.rows, 'row')}, {roster.valid} valid, "
                  f"{len(result.rejected)} rejected, {out} out of scope (ignored)")
+        if plan and plan.without_account:
+            line += (f", {plan.without_account} not active and without an account "
+                     "(nothing to do)")
     return line
 
 
@@ -84,10 +88,13 @@ def _few(ids: Sequence[str]) -> str:
 def _plan_lines(result: RunResult, show_all: bool | None) -> list[str]:
     plan = result.plan
     assert plan is not None
-    lines = [f"Directory: {plan.managed} accounts in {len(plan.containers)} managed OUs", ""]
+    lines = [f"Directory: {_count(plan.managed, 'account')} in "
+             f"{_count(len(plan.containers), 'managed OU')}", ""]
     if plan.actions:
         full = result.dry_run if show_all is None else show_all
-        lines += action_table(plan.actions, None if full else SHOW_ACTIONS_APPLY)
+        more = (f"connector show {result.plan_file} or --json" if result.plan_file
+                else "--dry-run or --json")
+        lines += action_table(plan.actions, None if full else SHOW_ACTIONS_APPLY, more)
         lines.append("")
     lines.append("Plan: " + counts_line(plan))
     if plan.orphan_locks_suspended:
@@ -100,9 +107,24 @@ def _plan_lines(result: RunResult, show_all: bool | None) -> list[str]:
                      "a password reset does this) and are put back: "
                      + _few([a.employee_id or a.dn for a in plan.restored]))
     if plan.held:
-        lines.append(f"Held: {len(plan.held)} active people keep a sticky lock "
-                     "(6.2.2/6.2.3/6.3 need `connector unlock`): "
-                     + _few([h.employee_id for h in plan.held]))
+        lines += _held_lines(plan, result.scope)
+    return lines
+
+
+def _held_lines(plan: Plan, scope: str) -> list[str]:
+    """Sticky locks reconcile keeps, and who may lift which: a 6.3 misuse hold is the
+    IT Centre's alone (Art. 6 §3), so a province is not told to try."""
+    misuse = [h.employee_id for h in plan.held if h.clause == "6.3"]
+    others = [h.employee_id for h in plan.held if h.clause != "6.3"]
+    who = "person keeps" if len(plan.held) == 1 else "people keep"
+    lines = [f"Held: {len(plan.held)} active {who} a sticky lock that reconcile does not lift"]
+    if others:
+        lines.append("  6.2.2/6.2.3 (lift with `connector unlock` once it is settled): "
+                     + _few(others))
+    if misuse:
+        lift = ("lift with `connector unlock` after the investigation" if scope == "it-centre"
+                else "a misuse hold only the IT Centre may lift (Art. 6 §3): ask it")
+        lines.append(f"  6.3 ({lift}): " + _few(misuse))
     return lines
 
 

@@ -85,6 +85,8 @@ class RunResult:
     #: planner saw it (id of the action → why)
     skipped: dict[int, str] = field(default_factory=dict)
     plan_id: str | None = None
+    #: ``connector apply``: the plan file applied (its actions are listed by ``show``)
+    plan_file: str | None = None
     #: SPEC §12: audit lines the syslog collector has not taken (None: none is set)
     audit_lines_waiting: int | None = None
     #: SPEC §9: the plan a tripped guard saved for approval
@@ -149,6 +151,7 @@ class RunResult:
                 "valid_rows": self.roster.valid if self.roster else 0,
                 "rejected_rows": len(self.rejected),
                 "out_of_scope_rows": len(plan.out_of_scope) if plan else 0,
+                "not_active_without_account": plan.without_account if plan else 0,
                 "managed_accounts": plan.managed if plan else 0,
                 "planned": plan.counts() if plan else {},
                 "planned_by_clause": plan.counts_by_clause() if plan else {},

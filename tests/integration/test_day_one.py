@@ -171,3 +171,29 @@ def test_times_a_person_reads_are_in_the_schedule_time_zone(office, tmp_path, zo
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert audit and all(line["ts"].endswith(offsets) for line in audit)
     assert any(o in report.read_text(encoding="utf-8") for o in offsets)
+
+
+@pytest.mark.parametrize("args", [["status", "--scope", "province:BTE"],
+                                  ["--scope", "province:BTE", "status"],
+                                  ["daemon", "--scope", "province:BTE", "--help"]])
+def test_scope_is_accepted_after_the_command_and_before_it(tmp_path, args):
+    """Issue 25 #16: `status` and `daemon` took no --scope; now every command that acts
+    for a scope takes it, after the command or before it."""
+    result = run_cli(args, {"CONNECTOR_STATE__DIR": str(tmp_path)})
+    assert result.returncode in (0, 1), result.stderr
+    if "--help" not in args:
+        assert "no status yet for scope province:BTE" in result.stdout
+
+
+def test_apply_logs_its_run_id_and_its_real_duration(office, tmp_path):
+    """Issue 25 #14. Before: run_id `-` in the log lines and `in 0.00s` for a 0.53 s run."""
+    _, env, _ = office
+    plan = tmp_path / "plan.json"
+    assert run_cli(["reconcile", "--dry-run", "--plan-out", str(plan)],
+                   env("it-centre")).returncode == 0
+    result = run_cli(["apply", str(plan)], env("it-centre"))
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.split()[1]
+    assert f"INFO    {run_id} plan " in result.stderr and " INFO    - " not in result.stderr
+    assert f"apply of plan {json.loads(plan.read_text())['plan_id']} ({plan})" in result.stdout
+    assert "in 0.00s" not in result.stdout and "--dry-run" not in result.stdout

@@ -488,3 +488,8 @@ def test_without_a_units_file_any_central_or_vendor_code_is_accepted():
     row = person("X1", unit_type="vendor", unit_code="NEWCO")
     plan = compute_plan([row], snapshot(), IT, LAYOUT, known=KnownUnits())
     assert plan.rejected == () and kinds(plan) == [("create", "X1", "new_on_roster", None)]
+
+
+def test_a_person_on_leave_without_an_account_is_counted_as_nothing_to_do():
+    plan = plan_for([person("L1", status="maternity_leave"), person("L2")], snapshot())
+    assert plan.without_account == 1 and kinds(plan) == [("create", "L2", "new_on_roster", None)]
