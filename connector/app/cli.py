@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from connector import __version__
-from connector.app import accounts, admin, revert, runs
+from connector.app import accounts, admin, revert, runs, show
 from connector.app.options import EPILOG
 
 
@@ -34,5 +34,5 @@ def cli(config: Path | None, scope: str | None, verbose: bool) -> None:
 
 for command in (runs.reconcile, runs.apply_command, runs.daemon, runs.status, accounts.lock,
                 accounts.unlock, accounts.reset_password_command, admin.bootstrap,
-                admin.reorganize, admin.check, admin.audit, revert.revert):
+                admin.reorganize, admin.check, admin.audit, revert.revert, show.show):
     cli.add_command(command)

@@ -111,6 +111,25 @@ def _plan_lines(result: RunResult, show_all: bool | None) -> list[str]:
     return lines
 
 
+def show_plan_text(result: RunResult, created: str, sha256: str, verdict: str) -> str:
+    """``connector show``: a plan file as its dry run showed it, with its provenance."""
+    plan = result.plan
+    assert plan is not None
+    roster = result.roster
+    lines = [f"Plan {result.plan_id} · scope {result.scope} · made by {result.actor} at "
+             f"{created}",
+             f"Plan file SHA-256 {sha256}",
+             f"Roster: {result.roster_path or '?'} ({_count(roster.rows if roster else 0, 'row')}"
+             f", sha256 {result.roster_sha256 or '?'})",
+             f"Directory when planned: {_count(plan.managed, 'account')}", ""]
+    if plan.actions:
+        lines += action_table(plan.actions)
+        lines.append("")
+    lines.append("Plan: " + counts_line(plan))
+    lines.append(verdict)
+    return "\n".join(lines)
+
+
 def _held_lines(plan: Plan, scope: str) -> list[str]:
     """Sticky locks reconcile keeps, and who may lift which: a 6.3 misuse hold is the
     IT Centre's alone (Art. 6 §3), so a province is not told to try."""

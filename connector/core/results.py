@@ -87,6 +87,9 @@ class RunResult:
     plan_id: str | None = None
     #: ``connector apply``: the plan file applied (its actions are listed by ``show``)
     plan_file: str | None = None
+    #: the roster file the plan was made from and the SHA-256 of its bytes (reports)
+    roster_path: str | None = None
+    roster_sha256: str | None = None
     #: SPEC §12: audit lines the syslog collector has not taken (None: none is set)
     audit_lines_waiting: int | None = None
     #: SPEC §9: the plan a tripped guard saved for approval

@@ -23,7 +23,7 @@ from connector.core.guard import check_guard
 from connector.core.model import Account, Snapshot, dn_key
 from connector.core.plancheck import action_refusal
 from connector.core.policy import managed_containers
-from connector.core.results import Outcome, RunResult
+from connector.core.results import Outcome, RosterResult, RunResult
 from connector.directory.base import Directory
 from connector.errors import ConfigError, ExitCode, SafetyAbort
 from connector.outputs.audit import AuditLog, now_iso, plan_trail
@@ -113,7 +113,8 @@ def save_plan(path: Path, document: dict[str, Any], settings: Settings,
 # ------------------------------------------------------------------------------- apply
 
 
-def _refusal(plan: PlanFile, sha256: str, settings: Settings) -> str | None:
+def apply_refusal(plan: PlanFile, sha256: str, settings: Settings) -> str | None:
+    """Why ``apply`` would refuse this file before reading the directory, or None."""
     scope = str(settings.scope_value)
     if plan.scope != scope:
         return f"the plan is for scope {plan.scope}; this connector runs as {scope}"
@@ -138,6 +139,20 @@ def _refusal(plan: PlanFile, sha256: str, settings: Settings) -> str | None:
         return (f"the plan is {age.total_seconds() / 3600:.1f} hours old, more than "
                 f"CONNECTOR_PLAN__MAX_AGE_HOURS={limit:g}: make a new one")
     return None
+
+
+def plan_result(plan: PlanFile) -> RunResult:
+    """A plan file as the dry run that made it (``connector show``): its actions, its
+    counts and its roster; the rejected rows are not in a plan file, only their count."""
+    summary = plan.summary
+    result = RunResult(plan.plan_id, plan.scope, plan.actor, True, plan_id=plan.plan_id,
+                       roster_path=plan.roster.path, roster_sha256=plan.roster.sha256 or None)
+    result.roster = RosterResult((), (), (), plan.roster.rows)
+    result.plan = Plan(actions=tuple(p.to_action() for p in plan.actions),
+                       managed=int(summary.get("managed_accounts", 0)),
+                       units=tuple(UnitCount(u.unit, u.accounts, u.orphans, u.orphan_locks)
+                                   for u in plan.units))
+    return result
 
 
 def _inadmissible(plan: PlanFile, actions: list[Action], settings: Settings,
@@ -214,7 +229,7 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     each action is one the planner could have made, and that the guard lets it pass."""
     plan, sha256 = read_plan(path)
     recover(settings, directory)  # an apply cut off earlier counts as applied
-    refusal = _refusal(plan, sha256, settings)
+    refusal = apply_refusal(plan, sha256, settings)
     if refusal is not None:
         raise ConfigError(f"{path}: refused: {refusal}; nothing was changed")
     scope = settings.scope_value

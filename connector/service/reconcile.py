@@ -118,6 +118,7 @@ class _Run:
         self.units = load_units(settings.units.path) if settings.units.path else None
         data = read_regular_file(self.path)
         self.roster_sha256 = hashlib.sha256(data).hexdigest()
+        self.result.roster_path, self.result.roster_sha256 = str(self.path), self.roster_sha256
         self.reverted = reverted_by(settings.audit.path, str(self.scope), self.roster_sha256)
         cache = self.memo.roster if self.memo else None
         try:

@@ -197,3 +197,26 @@ def test_apply_logs_its_run_id_and_its_real_duration(office, tmp_path):
     assert f"INFO    {run_id} plan " in result.stderr and " INFO    - " not in result.stderr
     assert f"apply of plan {json.loads(plan.read_text())['plan_id']} ({plan})" in result.stdout
     assert "in 0.00s" not in result.stdout and "--dry-run" not in result.stdout
+
+
+def test_show_prints_a_plan_file_as_the_dry_run_table_for_the_reviewer(office, tmp_path):
+    """Issue 25 #15: `connector show PLAN` (and --report), so that nobody reads JSON."""
+    server, env, _ = office
+    plan, report = tmp_path / "plan.json", tmp_path / "plan.html"
+    dry = run_cli(["reconcile", "--dry-run", "--plan-out", str(plan)], env("it-centre"))
+    assert dry.returncode == 0, dry.stderr
+    before = tree(server)
+    shown = run_cli(["show", str(plan), "--report", str(report)], {
+        k: v for k, v in env("it-centre").items() if "BIND" not in k})  # binds nowhere
+    assert shown.returncode == 0, shown.stderr
+    plan_id = json.loads(plan.read_text())["plan_id"]
+    assert f"Plan {plan_id} · scope it-centre" in shown.stdout
+    assert "create     TW1" in shown.stdout or "create  TW1" in shown.stdout
+    assert "Plan: create 1" in shown.stdout and "would take it now" in shown.stdout
+    assert str(tmp_path / "roster.csv") in shown.stdout
+    assert "TW1" in report.read_text(encoding="utf-8")
+    assert tree(server) == before
+    assert run_cli(["apply", str(plan)], env("it-centre")).returncode == 0
+    again = run_cli(["show", str(plan)], env("it-centre"))
+    assert "`connector apply` would refuse it: plan " in again.stdout
+    assert "was already applied" in again.stdout
