@@ -15,8 +15,10 @@ class Metrics:
                             registry=self.registry)
         self.actions = Counter("connector_actions", "Applied actions by kind, clause and outcome",
                                ["scope", "action", "clause", "outcome"], registry=self.registry)
-        self.rejected = Counter("connector_rejected_rows", "Roster rows rejected", ["scope"],
-                                registry=self.registry)
+        #: the rows the last run rejected, not a running sum: a row left unfixed would
+        #: otherwise grow a counter at every tick without anything having happened
+        self.rejected = Gauge("connector_rejected_rows", "Roster rows the last run rejected",
+                              ["scope"], registry=self.registry)
         self.duration = Histogram("connector_run_duration_seconds", "Duration of a run",
                                   ["scope"], registry=self.registry,
                                   buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
@@ -38,7 +40,7 @@ class Metrics:
         for item in result.outcomes:
             self.actions.labels(scope, item.action.kind.value, item.action.clause or "",
                                 "ok" if item.ok else "failed").inc()
-        self.rejected.labels(scope).inc(len(result.rejected))
+        self.rejected.labels(scope).set(len(result.rejected))
         if result.plan is not None:
             self.managed.labels(scope).set(result.plan.managed)
         if result.exit_code in (ExitCode.OK, ExitCode.PARTIAL):
