@@ -31,6 +31,8 @@ class RunMemo:
     def __init__(self) -> None:
         #: the base DN, the scope's province and its OUs were seen to exist (issue 25)
         self.layout_checked = False
+        #: the roster content and rejections last named in the log (service.told)
+        self.told: object | None = None
         self.roster = RosterCache()
         self._quiet: tuple[bytes | None, str, dt.date] | None = None
         self._plan: Plan | None = None

@@ -37,6 +37,7 @@ from connector.service.journal import journal, recover
 from connector.service.memo import RunMemo
 from connector.service.revert import reverted_by
 from connector.service.runid import new_run_id
+from connector.service.told import tell_outcome, tell_rows
 from connector.settings import Settings
 from connector.sources.duplicates import settle
 from connector.sources.files import read_regular_file
@@ -150,7 +151,7 @@ class _Run:
         self.result.timings["roster"] = self.reading.seconds
         logger.info("roster {}: {} rows, {} valid, {} rejected ({:.2f}s)", self.path,
                     roster.rows, roster.valid, len(roster.rejected), self.reading.seconds)
-        if roster.ignored_columns:
+        if roster.ignored_columns and self.memo is None:  # the daemon's: once (told.py)
             logger.warning("roster columns ignored: {}", ", ".join(roster.ignored_columns))
         return roster
 
@@ -217,6 +218,8 @@ class _Run:
     def _planned(self, plan: Plan) -> Plan:
         self.result.plan = plan
         self._lap("plan")
+        if self.memo is not None:  # the daemon names rows once per roster content
+            self.memo.told = tell_rows(self.result, self.memo.told)
         planned = {kind: n for kind, n in plan.counts().items() if n}
         logger.info("plan: {}", ", ".join(f"{k} {n}" for k, n in planned.items()) or
                     "nothing to do")
@@ -294,7 +297,8 @@ class _Run:
                 with journal(settings, audit, plan.actions, issue=issuer is not None):
                     try:
                         _send(plan, self.directory, audit, result, stop, progress,
-                              issuer.after_create if issuer else None)
+                              issuer.after_create if issuer else None,
+                              name_each=self.memo is not None)
                         if issuer is not None and not (stop and stop.is_set()):
                             issuer.catch_up(self.directory, audit)
                     finally:
@@ -336,7 +340,8 @@ class _Run:
 
 def _send(plan: Plan, directory: Directory, audit: AuditLog, result: RunResult,
           stop: threading.Event | None, progress: Progress | None,
-          after_create: Callable[[Directory, Action], Action] | None = None) -> None:
+          after_create: Callable[[Directory, Action], Action] | None = None,
+          name_each: bool = False) -> None:
     """The plan's actions, each outcome audited as it comes; a lost link or a stop
     request ends the run with exit 4 (the next run converges)."""
     total = len(plan.actions)
@@ -347,6 +352,8 @@ def _send(plan: Plan, directory: Directory, audit: AuditLog, result: RunResult,
         if outcome.error:
             logger.warning("{} {} failed: {}", outcome.action.kind.value, outcome.action.dn,
                            outcome.error)
+        elif name_each:
+            tell_outcome(outcome)
         if progress is not None:
             progress(len(result.outcomes), total)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -276,3 +277,32 @@ def test_status_of_a_killed_daemon_says_its_pid_is_gone(slapd, tmp_path, daemon_
     shown = run_cli(["status"], daemon_env).stdout
     assert f"not running: pid {process.pid} is gone" in shown, shown
     assert json.loads(run_cli(["status", "--json"], daemon_env).stdout)["running"] is False
+
+
+def test_the_daemon_log_names_people_and_says_a_rejected_row_once_per_roster(
+        slapd, tmp_path, daemon_env):
+    """Issue 25 #9. Before: a lock or a rejected row was only a count, and `roster
+    columns ignored: position` came back at every tick."""
+    header = ("employee_id", "full_name", "unit_type", "unit_code", "status", "position")
+    rows = [row("D1"), row("D2"), {**row("BAD1"), "status": "on_holiday"}]
+    (tmp_path / "roster.csv").write_text(roster_csv(rows, header), encoding="utf-8")
+    log = tmp_path / "daemon.log"
+    process = start_daemon(daemon_env, log)
+    try:
+        wait_for(lambda: log.read_text().count("finished in") >= 3, what="three runs")
+        first = log.read_text()
+        (tmp_path / "roster.csv").write_text(roster_csv(
+            [*rows[:1], {**row("D2"), "status": "terminated"}, rows[2]], header),
+            encoding="utf-8")
+        wait_for(lambda: "lock D2" in log.read_text(), what="the run after the change")
+        wait_for(lambda: log.read_text().count("finished in") >= first.count("finished in") + 2,
+                 what="two more runs")
+    finally:
+        stop(process)
+    text = log.read_text()
+    assert first.count("roster columns ignored: position") == 1
+    assert first.count("rejected row: line 4: BAD1: unknown status 'on_holiday'") == 1
+    assert text.count("rejected row: line 4: BAD1") == 2  # once more for the new content
+    created = [line for line in first.splitlines() if "create D1 (new_on_roster" in line]
+    assert len(created) == 1 and re.search(r"INFO +\d{8}T\d{6}-[0-9a-f]{8} create D1", created[0])
+    assert re.search(r"lock D2 \(terminated, clause 6\.2\.1\): ok, uid=D2,", text)
