@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from connector.core.actions import Action, Plan, Unchecked
-from connector.core.model import Person, Rejected
+from connector.core.model import Person, Rejected, Snapshot
 
 
 class Encoded(str):
@@ -90,6 +90,8 @@ class RunResult:
     #: the roster file the plan was made from and the SHA-256 of its bytes (reports)
     roster_path: str | None = None
     roster_sha256: str | None = None
+    #: what the run read of the directory (reports name people off the roster by it)
+    seen: Snapshot | None = field(default=None, repr=False)
     #: SPEC §12: audit lines the syslog collector has not taken (None: none is set)
     audit_lines_waiting: int | None = None
     #: SPEC §9: the plan a tripped guard saved for approval

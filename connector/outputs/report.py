@@ -18,6 +18,7 @@ from typing import Any
 
 from connector.core.cells import csv_text, is_formula
 from connector.core.results import RunResult
+from connector.core.wording import code_vi, rejection_vi, scope_vi
 from connector.errors import ConfigError
 from connector.outputs.files import write_atomically
 
@@ -33,7 +34,9 @@ LABELS = {
            "number": "Số lượng", "clause": "Điều khoản", "per_unit": "Thao tác theo đơn vị",
            "actions": "Các thao tác", "name": "Họ và tên", "unit": "Đơn vị",
            "reason": "Lý do", "outcome": "Kết quả", "rejected": "Dòng bị từ chối",
-           "line": "Dòng", "held": "Người vẫn bị khóa (khóa bền vững)"},
+           "line": "Dòng", "held": "Người vẫn bị khóa (khóa bền vững)",
+           "roster": "Danh sách nhân sự", "roster_sha256": "Mã băm SHA-256 của danh sách",
+           "none": "Không có", "employee_id": "Mã nhân viên", "unknown": "(không rõ)"},
     "en": {"title": "Account reconcile report", "run_id": "Run", "plan_id": "Plan",
            "scope": "Scope", "actor": "Bound as", "mode": "Mode",
            "dry_run": "Dry run (nothing written)", "applied": "Applied", "when": "When",
@@ -42,7 +45,9 @@ LABELS = {
            "clause": "Clause", "per_unit": "Actions per unit", "actions": "Actions",
            "name": "Full name", "unit": "Unit", "reason": "Reason", "outcome": "Outcome",
            "rejected": "Rejected rows", "line": "Line",
-           "held": "Held people (sticky locks kept)"},
+           "held": "Held people (sticky locks kept)", "roster": "Roster",
+           "roster_sha256": "Roster SHA-256", "none": "None", "employee_id": "employee_id",
+           "unknown": "(unknown)"},
 }
 
 
@@ -51,29 +56,51 @@ def rows(result: RunResult, document: dict[str, Any]) -> list[dict[str, Any]]:
     roster row), its outcome and error (from ``document``, the run's ``to_dict``): the
     CSV, the XLSX and the HTML table."""
     people = {p.key: p for p in result.roster.people} if result.roster else {}
+    entries = _entries(result)
     out = []
     for action, item in zip(result.plan.actions if result.plan else (),
                             document["actions"], strict=True):
         changes = dict(action.changes)
         person = people.get((action.employee_id or "").casefold())
+        # not on the roster (a not_on_roster lock): the directory knows the name and unit
+        known = entries(action.member or action.dn) if person is None else {}
         out.append({
             "run_id": result.run_id, "action": action.kind.value,
             "employee_id": action.employee_id or "",
-            "full_name": changes.get("cn") or (person.full_name if person else ""),
+            "full_name": changes.get("cn") or (person.full_name if person else
+                                               known.get("cn", "")),
             "unit_type": changes.get("employeeType") or
-            (person.unit_type.value if person else ""),
-            "unit_code": changes.get("departmentNumber") or (person.unit_code if person else ""),
+            (person.unit_type.value if person else known.get("employeeType", "")),
+            "unit_code": changes.get("departmentNumber") or
+            (person.unit_code if person else known.get("departmentNumber", "")),
             "dn": action.dn, "reason": action.reason, "clause": action.clause or "",
             "outcome": item["outcome"], "error": item["error"] or "",
         })
     return out
 
 
-def chart(table: list[dict[str, Any]]) -> str:
+def _entries(result: RunResult) -> Any:
+    """DN → the entry's values as the run read them; the index is built on first use
+    (only a report with actions for people off the roster needs it)."""
+    seen = result.seen
+    index: dict[str, Any] | None = None
+
+    def lookup(dn: str) -> Any:
+        nonlocal index
+        if seen is None:
+            return {}
+        if index is None:
+            index = {a.dn.casefold(): a.values for a in seen.accounts}
+        return index.get(dn.casefold(), {})
+    return lookup
+
+
+def chart(table: list[dict[str, Any]], unknown: str = "?") -> str:
     """Actions per unit as a horizontal bar chart, inline SVG (values escaped)."""
     from markupsafe import escape
 
-    counts = Counter(f"{r['unit_type']} {r['unit_code']}".strip() or "?" for r in table)
+    counts = Counter(r.get("unit") or f"{r['unit_type']} {r['unit_code']}".strip() or unknown
+                     for r in table)
     if not counts:
         return "<p>—</p>"
     items = counts.most_common(30)
@@ -98,20 +125,37 @@ def _html(result: RunResult, document: dict[str, Any], table: list[dict[str, Any
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=True, undefined=jinja2.StrictUndefined)
-    plan = result.plan
-    for row in table:
-        row["unit"] = f"{row['unit_type']} {row['unit_code']}".strip()
+    plan, words = result.plan, _words(language)
+    labels = LABELS[language]
+    shown = [{**row, "unit": f"{words(row['unit_type'])} {row['unit_code']}".strip() or
+              labels["unknown"], "action": words(row["action"]), "reason": words(row["reason"]),
+              "outcome_text": words(row["outcome"]), "error": row["error"]} for row in table]
+    rejected = [{**r, "reason": rejection_vi(r["reason"]) if language == "vi" else r["reason"]}
+                for r in document["rejected"]]
+    held = [{**h, "reason": words(h["reason"])} for h in document["held"]]
+    clauses = []
+    for key, n in (plan.counts_by_clause() if plan else {}).items():
+        kind, clause = key.split(" ", 1)
+        clauses.append((f"{words(kind)} {clause}", n))
     return environment.get_template("report.html.j2").render(
-        lang=language, t=LABELS[language],
+        lang=language, t=labels,
         run={"run_id": result.run_id, "plan_id": result.plan_id,
-             "scope": result.scope, "actor": result.actor, "dry_run": result.dry_run,
+             "scope": scope_vi(result.scope) if language == "vi" else result.scope,
+             "actor": result.actor, "dry_run": result.dry_run,
              "when": datetime.now().astimezone().isoformat(timespec="seconds"),
              "duration": f"{result.duration:.2f}", "exit_code": result.exit_code,
-             "error": result.error},
-        counts=[(k, n) for k, n in (plan.counts() if plan else {}).items() if n],
-        clauses=list((plan.counts_by_clause() if plan else {}).items()),
-        chart=Markup(chart(table)), actions=table,
-        rejected=document["rejected"], held=document["held"])
+             "error": result.error, "roster": result.roster_path,
+             "roster_sha256": result.roster_sha256},
+        counts=[(words(k), n) for k, n in (plan.counts() if plan else {}).items() if n],
+        clauses=clauses, chart=Markup(chart(shown, labels["unknown"])), actions=shown,
+        rejected=rejected, held=held)
+
+
+def _words(language: str) -> Any:
+    """The codes a person reads, in the report's language (SPEC codes in English)."""
+    if language == "vi":
+        return code_vi
+    return lambda code: code or ""
 
 
 def _csv(table: list[dict[str, Any]]) -> bytes:

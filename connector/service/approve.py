@@ -240,7 +240,9 @@ def apply_plan(settings: Settings, directory: Directory, path: Path, run_id: str
     if refusal is not None:
         raise ConfigError(f"{path}: refused: {refusal}; nothing was changed")
     result = RunResult(run_id, plan.scope, directory.actor, False)
-    result.plan_id = plan.plan_id
+    result.plan_id, result.seen = plan.plan_id, snapshot
+    result.roster_path = plan.roster.path
+    result.roster_sha256 = plan.roster.sha256 or None
     result.plan = _guarded(plan, actions, snapshot, lane)
     try:
         check_guard(result.plan, roster_rows=max(plan.roster.rows, 1),

@@ -194,6 +194,7 @@ class _Run:
         units = self.units
         absorbed = units.merged_provinces.get(self.scope.code or "", ()) if units else ()
         snapshot = self.seen = self._snapshot(absorbed)
+        self.result.seen = snapshot
         roster = self.roster or self._roster()
         self.mark = time.monotonic()
         # the rows set aside as another scope's that name accounts here: judged now

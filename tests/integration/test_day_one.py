@@ -220,3 +220,21 @@ def test_show_prints_a_plan_file_as_the_dry_run_table_for_the_reviewer(office, t
     again = run_cli(["show", str(plan)], env("it-centre"))
     assert "`connector apply` would refuse it: plan " in again.stdout
     assert "was already applied" in again.stdout
+
+
+def test_a_not_on_roster_lock_in_the_report_names_the_person_from_the_directory(office,
+                                                                              tmp_path):
+    """Issue 25 #13. Before: the row of a person no longer on the roster had an empty
+    name and unit, and its chart bar was `?`."""
+    _, env, _ = office
+    assert run_cli(["reconcile"], env("it-centre")).returncode == 0
+    (tmp_path / "roster.csv").write_text(roster_csv(
+        [row("BTE0001", unit_type="province", unit_code="BTE")]), encoding="utf-8")
+    report = tmp_path / "r.html"
+    result = run_cli(["reconcile", "--dry-run", "--report", str(report)], env("it-centre"))
+    assert result.returncode == 0, result.stderr
+    html = report.read_text(encoding="utf-8")
+    table = html.split('id="actions"', 1)[1].split("</table>", 1)[0]
+    assert "<td>TW1</td><td>Nguyễn Văn An</td><td>đơn vị trung ương TTCNTT</td><td>khóa</td>" \
+        "<td>không còn trong danh sách</td><td>9.2</td>" in table
+    assert ">?<" not in html.split('id="chart"', 1)[1].split("</svg>", 1)[0]

@@ -86,7 +86,16 @@ def test_the_html_report_is_self_contained_escaped_and_shows_every_row(result, t
     rejected = body.split('id="rejected"', 1)[1].split("</table>", 1)[0]
     assert rejected.count("<tr>") == 2 and "BAD" in rejected
     counts = body.split('id="counts"', 1)[1].split("</table>", 1)[0]
-    assert re.search(r"create</td><td[^>]*>4<", counts)
+    assert re.search(r"tạo tài khoản</td><td[^>]*>4<", counts)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    for code in ("create", "group_add", "new_on_roster", "admin_active", "planned", "ok",
+                 "central", "vendor"):  # issue 25 #13: no SPEC code left for the reader
+        assert code not in cells, code
+    assert "thành công" in cells and "nhà cung cấp VNPT" in cells
+    assert "trạng thái 'holiday' không hợp lệ" in rejected
+    held = body.split('id="held"', 1)[1].split("</table>", 1)[0]
+    assert "Không có" in held  # an empty table says so instead of showing a bare header
+    assert result.roster_sha256 and result.roster_sha256 in body
 
     shot = tmp_path / "report.png"
     taken = browse(path, f"--screenshot={shot}", "--window-size=1200,1400")
