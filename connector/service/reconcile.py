@@ -224,6 +224,10 @@ class _Run:
         planned = {kind: n for kind, n in plan.counts().items() if n}
         logger.info("plan: {}", ", ".join(f"{k} {n}" for k, n in planned.items()) or
                     "nothing to do")
+        if plan.rejected:  # the roster line above counted only what a row alone shows
+            logger.warning("plan: {} more {} rejected (first: line {}: {})", len(plan.rejected),
+                           "row" if len(plan.rejected) == 1 else "rows",
+                           plan.rejected[0].line, plan.rejected[0].reason)
         if plan.awaiting:
             logger.info("{} people await `connector reorganize` (their unit was merged "
                         "or renamed): neither locked nor re-issued", len(plan.awaiting))
