@@ -16,6 +16,7 @@ import pytest
 from connector.core.actions import Action, Kind
 from connector.core.model import Scope
 from connector.core.results import Outcome
+from connector.directory.entries import create_attributes
 from connector.errors import ScopeViolation
 from tests.helpers import LAYOUT
 
@@ -104,6 +105,23 @@ class DirectoryContract:
               create("A1", LAYOUT.admins_dn("BTE")), create("B1", LAYOUT.people_dn("BTE")))
         ids = {a.employee_id for a in directory.snapshot(IT).accounts}
         assert ids == {"T1", "V1", "A1"}
+
+    def test_the_it_centre_reads_province_admins_only_from_the_provinces_admins_ous(self, make):
+        """One subtree search finds every ``ou=admins`` DN; one a province made under
+        its own people is the province's, not the IT Centre's."""
+        directory = make()
+        fake = f"ou=admins,{LAYOUT.people_dn('BTE')}"
+        deeper = f"ou=team,{LAYOUT.admins_dn('HCM')}"
+        for dn in (fake, deeper):
+            directory.add_entry(dn, {"objectClass": ["organizationalUnit"],
+                                     "ou": [dn.split(",")[0][3:]]})
+        apply(directory, create("T1"), create("H1", LAYOUT.admins_dn("HCM")),
+              create("A1", LAYOUT.admins_dn("BTE")))
+        for action in (create("X1", fake), create("D1", deeper)):  # outside any lane
+            directory.add_entry(action.dn, create_attributes(action))
+        ids = [a.employee_id for a in directory.snapshot(IT).accounts]
+        assert sorted(ids) == ["A1", "D1", "H1", "T1"]
+        assert ids[0] == "T1" and ids.index("A1") < ids.index("H1")  # per OU, in order
 
     def test_a_province_snapshot_knows_its_own_admins_ids_but_not_their_accounts(self, make):
         apply(make(), create("A1", LAYOUT.admins_dn("BTE")), create("H1", LAYOUT.admins_dn("HCM")))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from connector.app.cli import EPILOG
 from connector.app.options import (
-    EPILOG,
     config_option,
     connect,
     load,

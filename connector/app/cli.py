@@ -6,17 +6,49 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
 from connector import __version__
-from connector.app import accounts, admin, revert, runs, show
-from connector.app.options import EPILOG
+from connector.errors import EXIT_CODES_HELP
+
+#: command name → where it is defined: a module is imported when its command runs (or
+#: ``--help`` lists it), so that ``connector --version`` and each command pay only for
+#: what they use (the daemon's scheduler, the report's templates, the workbook reader)
+COMMANDS = {
+    "reconcile": "runs:reconcile", "apply": "runs:apply_command", "daemon": "runs:daemon",
+    "status": "runs:status", "lock": "accounts:lock", "unlock": "accounts:unlock",
+    "reset-password": "accounts:reset_password_command", "bootstrap": "admin:bootstrap",
+    "reorganize": "admin:reorganize", "check": "admin:check", "audit": "admin:audit",
+    "revert": "revert:revert", "show": "show:show",
+}
+
+EPILOG = """\b
+Configuration: a TOML file (--config or CONNECTOR_CONFIG) under CONNECTOR_*
+environment variables (nested with __, e.g. CONNECTOR_LDAP__URL), under flags.
+""" + EXIT_CODES_HELP
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
-                                              "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name on first use (click's documented
+    lazy-loading pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, _, name = COMMANDS[cmd_name].partition(":")
+        command = getattr(importlib.import_module(f"connector.app.{module}"), name)
+        assert isinstance(command, click.Command) and command.name == cmd_name, cmd_name
+        return command
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="connector")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML settings file (default: $CONNECTOR_CONFIG).")
@@ -30,9 +62,6 @@ def cli(config: Path | None, scope: str | None, verbose: bool) -> None:
     termination, transfer, violation or misuse (with the clause that says so), and
     never deletes. Start with `connector check`, then `connector reconcile --dry-run`.
     """
+    from connector.app.logs import setup_logging
 
-
-for command in (runs.reconcile, runs.apply_command, runs.daemon, runs.status, accounts.lock,
-                accounts.unlock, accounts.reset_password_command, admin.bootstrap,
-                admin.reorganize, admin.check, admin.audit, revert.revert, show.show):
-    cli.add_command(command)
+    setup_logging("INFO")  # safe defaults (no variable dumps) until the settings are read

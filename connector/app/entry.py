@@ -12,10 +12,8 @@ import threading
 from typing import NoReturn
 
 import click
-from loguru import logger
 
 from connector.app.cli import cli
-from connector.app.logs import setup_logging
 from connector.errors import ConnectorError, ExitCode
 
 
@@ -28,7 +26,6 @@ def main(argv: list[str] | None = None) -> None:
     if argv is None:
         gc.disable()
     threading.current_thread().name = "main"
-    setup_logging("INFO")  # safe defaults (no variable dumps) until the settings are read
     try:
         code = cli.main(args=argv, prog_name="connector", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -40,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except ConnectorError as exc:
-        logger.opt(exception=exc).debug("error detail")
+        _debug(exc, "error detail")
         ctx_json = "--json" in (argv if argv is not None else sys.argv)
         if ctx_json:
             click.echo(json.dumps({"error": str(exc), "exit_code": exc.exit_code},
@@ -48,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"connector: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: one line for the user, the traceback in the debug log
-        logger.opt(exception=exc).debug("internal error")
+        _debug(exc, "internal error")
         click.echo(f"connector: internal error: {type(exc).__name__}: {exc} (run with -v for "
                    "the traceback)", err=True)
         sys.exit(ExitCode.PARTIAL)
@@ -58,12 +55,24 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
+def _debug(exc: BaseException, what: str) -> None:
+    """The traceback, for ``-v``: logging is imported and set up on demand (a command
+    sets it up from its settings; ``--version`` never needs it)."""
+    from loguru import logger
+
+    from connector.app.logs import ensure_logging
+
+    ensure_logging()
+    logger.opt(exception=exc).debug(what)
+
+
 def _leave(code: int) -> NoReturn:
     """Exit without tearing the heap down object by object: that costs ~0.15 s after a
     100,000-row run and saves nothing, since every file is closed and every connection
     unbound by now. What is buffered is flushed first: removing the sinks drains a
     log file's queue and closes it."""
-    logger.remove()
+    if "loguru" in sys.modules:
+        sys.modules["loguru"].logger.remove()
     for stream in (sys.stdout, sys.stderr):
         # a closed pipe: nothing more can reach it anyway
         with contextlib.suppress(OSError, ValueError):

@@ -66,6 +66,18 @@ def _private(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_CLOEXEC, 0o600)
 
 
+#: whether ``setup_logging`` has run in this process (loguru's own default sink prints
+#: local variables with a traceback: it must never be the one that writes)
+CONFIGURED = [False]
+
+
+def ensure_logging() -> None:
+    """The safe defaults, if nothing has set logging up yet (an error raised before
+    the command's settings were read)."""
+    if not CONFIGURED[0]:
+        setup_logging("INFO")
+
+
 def setup_logging(
     level: str = "INFO",
     *,
@@ -89,6 +101,7 @@ def setup_logging(
                 text = text.replace(secret, "***")
             record["extra"]["_json"] = text
 
+    CONFIGURED[0] = True
     logger.remove()
     logger.configure(patcher=redact, extra={"run_id": "-", "scope": scope})
     if json_lines:

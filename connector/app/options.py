@@ -7,21 +7,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from connector.app.logs import setup_logging
-from connector.errors import EXIT_CODES_HELP
 from connector.outputs.jsonstream import write_json
-from connector.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from connector.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EPILOG = """\b
-Configuration: a TOML file (--config or CONNECTOR_CONFIG) under CONNECTOR_*
-environment variables (nested with __, e.g. CONNECTOR_LDAP__URL), under flags.
-""" + EXIT_CODES_HELP
 
 
 def report_option(func: F) -> F:
@@ -47,6 +43,8 @@ def config_option(func: F) -> F:
 
 
 def load(ctx: click.Context, config: Path | None, **overrides: Any) -> Settings:
+    from connector.settings import load_settings
+
     root = ctx.find_root()
     path = config or root.params.get("config")
     if overrides.get("scope") is None and root.params.get("scope"):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from connector.app.options import EPILOG, config_option, connect, load, report_option, show_run
+from connector.app.cli import EPILOG
+from connector.app.options import config_option, connect, load, report_option, show_run
 
 
 @click.command("revert", epilog=EPILOG, short_help="Write the plan that undoes a run.")

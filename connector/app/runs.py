@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from loguru import logger
 
+from connector.app.cli import EPILOG
 from connector.app.options import (
-    EPILOG,
     config_option,
     connect,
     load,

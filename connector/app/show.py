@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from connector.app.options import EPILOG, config_option, load, report_option, write_report
+from connector.app.cli import EPILOG
+from connector.app.options import config_option, load, report_option, write_report
 
 
 @click.command("show", epilog=EPILOG, short_help="Print a plan file as the dry-run table.")

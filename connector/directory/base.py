@@ -22,11 +22,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
-from loguru import logger
-
 from connector.core.actions import Action, Kind
-from connector.core.model import Account, Group, Layout, Scope, Snapshot, dn_key
-from connector.core.policy import managed_containers, write_refusal
+from connector.core.model import Account, Layout, Scope, dn_key
+from connector.core.policy import write_refusal
 from connector.core.results import Outcome
 from connector.directory.anchor import AnchorMixin
 from connector.directory.apply import apply_in_phases
@@ -38,9 +36,8 @@ from connector.directory.entries import (
     account_from_values,
     create_attributes,
     modifications,
-    province_groups,
-    with_own_province,
 )
+from connector.directory.snapshot import SnapshotMixin
 from connector.errors import (
     AssertionFailed,
     DirectoryError,
@@ -52,16 +49,13 @@ from connector.errors import (
 )
 
 SearchScope = Literal["base", "one", "sub"]
-#: the lowest CSN there is (RFC 4533's syntax as OpenLDAP writes it): every entryCSN is
-#: at least this
-EARLIEST_CSN = "00000101000000.000000Z#000000#000#000000"
 
 
 def generalized_now() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%SZ")
 
 
-class Directory(AnchorMixin, ABC):
+class Directory(SnapshotMixin, AnchorMixin, ABC):
     """What the service needs from a directory; backends fill in the ``_`` methods."""
 
     actor: str
@@ -76,11 +70,12 @@ class Directory(AnchorMixin, ABC):
     @abstractmethod
     def _search(self, base: str, object_class: str, attributes: Sequence[str], *,
                 scope: SearchScope = "sub", uid: str | None = None,
-                limit: int | None = None,
-                changed_since: str | None = None) -> Iterator[RawEntry]:
+                limit: int | None = None, changed_since: str | None = None,
+                rdn: str | None = None) -> Iterator[RawEntry]:
         """Entries of ``object_class`` (``*``: any) under ``base``; a missing base yields
         nothing. Raises DirectoryError if the server cut the answer short.
-        ``changed_since``: only entries whose ``entryCSN`` is at least this CSN."""
+        ``changed_since``: only entries whose ``entryCSN`` is at least this CSN;
+        ``rdn`` (``ou=admins``): only entries with that RDN somewhere in their DN."""
 
     @abstractmethod
     def _add(self, dn: str, attributes: Mapping[str, Sequence[str]]) -> None:
@@ -123,89 +118,6 @@ class Directory(AnchorMixin, ABC):
         """Release connections."""
 
     # -- reading ---------------------------------------------------------------------------
-
-    def snapshot(self, scope: Scope, absorbed: Sequence[str] = ()) -> Snapshot:
-        """One search per managed OU (SPEC §2): the scope's accounts, its groups and, for
-        a province, the ids under its own ``ou=admins`` and under the ``ou=people`` of the
-        provinces it ``absorbed`` (SPEC §10)."""
-        provinces = self._provinces(scope)
-        accounts = [account_from_values(dn, values)
-                    for container in managed_containers(scope, self.layout, provinces)
-                    for dn, values in self._search(container, "inetOrgPerson",
-                                                   SNAPSHOT_ATTRIBUTES)]
-        return self._completed(scope, absorbed, provinces, accounts)
-
-    def refreshed(self, previous: Snapshot, since: str, scope: Scope,
-                  absorbed: Sequence[str] = ()) -> Snapshot | None:
-        """The snapshot a full read would give now, from ``previous`` (read when the
-        directory's change stamp was ``since``) and the entries whose ``entryCSN`` is at
-        least the oldest CSN of that stamp; None on any doubt, and the caller reads in
-        full.
-
-        Per managed OU: the changed entries in full, then every entry's DN alone (what
-        tells a deletion or a move); each listed DN takes its changed or its previous
-        values, in the order a full read gives. A listed DN that is neither changed nor
-        known, or another list of provinces, is a doubt. The small reads (provinces,
-        groups, admins, absorbed provinces) are read in full as ever."""
-        csns = since.split()
-        if not csns:
-            return None
-        oldest = min(csns)
-        provinces = self._provinces(scope)
-        if provinces != previous.provinces:
-            return None
-        known = {dn_key(account.dn): account for account in previous.accounts}
-        accounts: list[Account] = []
-        for container in managed_containers(scope, self.layout, provinces):
-            changed = {dn_key(dn): values for dn, values in self._search(
-                container, "inetOrgPerson", SNAPSHOT_ATTRIBUTES, changed_since=oldest)}
-            for dn, _ in self._search(container, "inetOrgPerson", ["1.1"]):
-                key = dn_key(dn)
-                values = changed.get(key)
-                account = account_from_values(dn, values) if values is not None \
-                    else known.get(key)
-                if account is None:
-                    logger.info("incremental read: {} is new but not among the changed "
-                                "entries: reading in full", dn)
-                    return None
-                accounts.append(account)
-        return self._completed(scope, absorbed, provinces, accounts)
-
-    def can_refresh(self, snapshot: Snapshot) -> bool | None:
-        """Whether this identity's filters see ``entryCSN``: an ACL without search on it
-        makes ``(entryCSN>=…)`` match nothing, which would read as "nothing changed".
-        Asked of one account of the snapshot (None: it has none to ask of)."""
-        if not snapshot.accounts:
-            return None
-        account = snapshot.accounts[0]
-        return any(True for _ in self._search(
-            account.container, "inetOrgPerson", ["1.1"], scope="one", uid=account.employee_id,
-            changed_since=EARLIEST_CSN))
-
-    def _provinces(self, scope: Scope) -> frozenset[str]:
-        return with_own_province(frozenset(
-            values["ou"][0] for _, values in self._search(
-                self.layout.provinces_dn, "organizationalUnit", ["ou"], scope="one")
-            if values.get("ou")), scope)
-
-    def _completed(self, scope: Scope, absorbed: Sequence[str], provinces: frozenset[str],
-                   accounts: list[Account]) -> Snapshot:
-        """The snapshot around its accounts: groups, admins, absorbed provinces' ids."""
-        layout = self.layout
-        groups: dict[str, Group] = {}
-        admin_keys: frozenset[str] = frozenset()
-        if scope.is_it_centre:
-            groups = province_groups(layout, provinces, self._search(
-                layout.groups_dn, "groupOfNames", ["cn", "member"], scope="one"))
-        elif scope.code is not None:
-            admin_keys = frozenset(account_from_values(dn, values).key for dn, values in
-                                   self._search(layout.admins_dn(scope.code), "inetOrgPerson",
-                                                ["uid"]))
-        former_keys = frozenset(
-            account_from_values(dn, values).key for old in absorbed
-            for dn, values in self._search(layout.people_dn(old), "inetOrgPerson", ["uid"]))
-        return Snapshot(tuple(accounts), groups, provinces, self._missing_containers(scope),
-                        admin_keys, former_keys)
 
     def read_accounts(self, containers: Iterable[str]) -> dict[str, Account]:
         """The accounts under these OUs, by normalised DN: one search per OU."""
@@ -268,19 +180,6 @@ class Directory(AnchorMixin, ABC):
                     return False
             return True
         return False
-
-    def _missing_containers(self, scope: Scope) -> frozenset[str]:
-        """Preferred containers (``ou=people,ou=central``) absent from a directory whose
-        area (``ou=central``) exists: new accounts then go straight into the area."""
-        if not scope.is_it_centre:
-            return frozenset()
-        layout = self.layout
-        return frozenset(
-            dn_key(preferred)
-            for preferred, area in ((layout.central_dn, layout.central_area_dn),
-                                    (layout.vendors_dn, layout.vendors_area_dn))
-            if dn_key(preferred) != dn_key(area) and not self.exists(preferred)
-            and self.exists(area))
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -47,8 +47,8 @@ class MemoryDirectory(Directory):
 
     def _search(self, base: str, object_class: str, attributes: Sequence[str], *,
                 scope: SearchScope = "sub", uid: str | None = None,
-                limit: int | None = None,
-                changed_since: str | None = None) -> Iterator[RawEntry]:
+                limit: int | None = None, changed_since: str | None = None,
+                rdn: str | None = None) -> Iterator[RawEntry]:
         # the twin keeps no change sequence numbers: every entry counts as changed (its
         # change_stamp is None, so no incremental read ever asks)
         base_key = dn_key(base)
@@ -62,6 +62,8 @@ class MemoryDirectory(Directory):
                 continue
             if uid is not None and uid.casefold() not in {v.casefold()
                                                           for v in values.get("uid", [])}:
+                continue
+            if rdn is not None and rdn.lower() not in key.split(","):
                 continue
             yield dn, _select(values, attributes)
             found += 1

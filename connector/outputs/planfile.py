@@ -15,11 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.core.actions import Action, Kind
-from connector.core.plancheck import Seen
+from connector.core.plancheck import PLAN_FORMAT, Seen
 from connector.errors import ConfigError
 from connector.outputs.files import write_atomically
 
-FORMAT = "connector-plan/1"
+FORMAT = PLAN_FORMAT
 
 
 class Expect(BaseModel):

@@ -30,7 +30,6 @@ from connector.directory.preflight import check_layout
 from connector.errors import ConfigError, DirectoryUnavailable, ExitCode, SafetyAbort
 from connector.outputs.audit import AuditLog
 from connector.service.anchor import close_trail
-from connector.service.approve import pending_path, plan_document, save_plan
 from connector.service.concurrency import Beside, collection_paused
 from connector.service.credentials import Issuer, report_sealed
 from connector.service.journal import journal, recover
@@ -256,6 +255,9 @@ class _Run:
             logger.error("{}", result.error)
             return False
         if self.request.plan_out is not None and seen is not None:
+            # plan files (their pydantic models) are imported by a run that writes one
+            from connector.service.approve import plan_document, save_plan
+
             save_plan(self.request.plan_out,
                       plan_document(result, plan, seen, settings, self.path), settings,
                       self.directory.latest_anchor)
@@ -268,6 +270,8 @@ class _Run:
         except SafetyAbort as exc:
             result.error, result.exit_code = str(exc), exc.exit_code
             if not self.request.dry_run and seen is not None and plan.actions:
+                from connector.service.approve import pending_path, plan_document, save_plan
+
                 pending = save_plan(pending_path(settings, result.run_id),
                                     plan_document(result, plan, seen, settings, self.path),
                                     settings, self.directory.latest_anchor)

@@ -15,13 +15,12 @@ from loguru import logger
 
 from connector.core.actions import Plan
 from connector.core.model import dn_key
+from connector.core.plancheck import PLAN_FORMAT
 from connector.core.results import RunResult
 from connector.core.revert import Done, State, Undoing, revert_plan, undoes
 from connector.directory.base import Directory
 from connector.errors import ConfigError
 from connector.outputs.audit import lines_naming, now_iso
-from connector.outputs.planfile import FORMAT
-from connector.service.approve import save_plan
 from connector.service.runid import new_run_id
 from connector.settings import Settings
 
@@ -85,6 +84,8 @@ def write_revert(settings: Settings, directory: Directory, run_id: str,
     document = _document(settings, result, undoings, run_id, roster)
     path = plan_out or settings.state.dir / \
         f"revert-{str(scope).replace(':', '-')}-{run_id}.json"
+    from connector.service.approve import save_plan  # plan files: only where one is written
+
     save_plan(path, document, settings, directory.latest_anchor)
     for reason in left:
         logger.warning("not undone: {}", reason)
@@ -100,7 +101,7 @@ def _document(settings: Settings, result: RunResult, undoings: list[Undoing],
         item["expect"] = undoing.expect
         actions.append(item)
     return {
-        "format": FORMAT, "plan_id": result.run_id, "created": now_iso(),
+        "format": PLAN_FORMAT, "plan_id": result.run_id, "created": now_iso(),
         "scope": result.scope, "base_dn": settings.ldap.base_dn, "actor": result.actor,
         "reverts": run_id,
         "roster": {"path": f"(revert of run {run_id})", "sha256": roster,

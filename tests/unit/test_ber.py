@@ -10,7 +10,7 @@ from ldap3.operation.modify import modify_operation
 from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 from pyasn1.codec.ber import encoder
 
-from connector.directory import wire as ber
+from connector.directory import ber
 
 text = st.text(min_size=1, max_size=300)
 
@@ -76,24 +76,29 @@ def test_every_ldap3_internal_the_fast_wire_path_touches_is_still_there():
        attributes=st.lists(st.sampled_from(["uid", "cn", "description", "1.1"]), min_size=1,
                            max_size=4, unique=True),
        limit=st.integers(min_value=0, max_value=1000),
-       since=st.one_of(st.none(), st.just("20261201101500.123456Z#000000#000#000000")))
+       since=st.one_of(st.none(), st.just("20261201101500.123456Z#000000#000#000000")),
+       rdn=st.one_of(st.none(), st.just("ou=admins")))
 def test_search_request_matches_ldap3(message_id, base, scope, object_class, uid, attributes,
-                                      limit, since):
+                                      limit, since, rdn):
     from ldap3.operation.search import search_operation
     from ldap3.utils.conv import escape_filter_chars
 
     text_filter = f"(objectClass={object_class})"
-    if uid is not None or since is not None:
+    if uid is not None or since is not None or rdn is not None:
         text_filter = "(&" + text_filter + (
             f"(uid={escape_filter_chars(uid)})" if uid is not None else "") + (
-            f"(entryCSN>={since})" if since is not None else "") + ")"
+            f"(entryCSN>={since})" if since is not None else "") + (
+            "(ou:dn:=admins)" if rdn is not None else "") + ")"
     ours = ber.message(message_id, ber.search_request(
-        base, scope, ber.search_filter(object_class, uid, since), attributes, limit))
+        base, scope, ber.search_filter(object_class, uid, since, rdn), attributes, limit))
     request = search_operation(base, text_filter, {"base": ldap3.BASE, "one": ldap3.LEVEL,
                                                    "sub": ldap3.SUBTREE}[scope],
                                ldap3.DEREF_NEVER, attributes, limit, 0, False,
                                auto_escape=False, auto_encode=True, check_names=False)
-    assert ours == reference(message_id, "searchRequest", request)
+    theirs = reference(message_id, "searchRequest", request)
+    # dnAttributes TRUE: RFC 4511 §5.1 has a true BOOLEAN's octet FF; ldap3 writes 01
+    assert ours == (theirs.replace(b"admins\x84\x01\x01", b"admins\x84\x01\xff")
+                    if rdn else theirs)
 
 
 @given(dn=text, values=st.dictionaries(st.sampled_from(["cn", "sn", "mail", "description"]),
@@ -123,7 +128,7 @@ def test_a_search_entry_decodes_to_the_text_ldap3_would_give(dn, values):
         attributes[i] = attribute
     entry["attributes"] = attributes
     data = reference(7, "searchResEntry", entry)
-    _, start, _ = ber._header(data, 0)
-    _, _, id_end = ber._header(data, start)
-    _, op_start, op_end = ber._header(data, id_end)
+    _, start, _ = ber.tlv_header(data, 0)
+    _, _, id_end = ber.tlv_header(data, start)
+    _, op_start, op_end = ber.tlv_header(data, id_end)
     assert ber.decode_entry(data, op_start, op_end) == (dn, values)
