@@ -96,7 +96,7 @@ class Run:
     stderr: str
 
 
-def run_connector(env: dict[str, str], *args: str) -> Run:
+def run_connector(env: dict[str, str], *args: str, as_json: bool = True) -> Run:
     """One connector process: wall time, its --json report and its own max RSS.
 
     Started through GNU time (a small C parent): a child's max RSS as wait4 reports
@@ -106,7 +106,8 @@ def run_connector(env: dict[str, str], *args: str) -> Run:
             tempfile.NamedTemporaryFile("r") as rss:
         spawned, began = time.time(), time.perf_counter()
         code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", rss.name, sys.executable,
-                                "-m", "connector", "reconcile", "--json", *args], env=env,
+                                "-m", "connector", "reconcile",
+                                *(["--json"] if as_json else []), *args], env=env,
                                stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         seconds = time.perf_counter() - began
         out.seek(0)
@@ -115,7 +116,8 @@ def run_connector(env: dict[str, str], *args: str) -> Run:
         if code not in (0, 1):
             raise SystemExit(f"connector failed ({code}): {errors[-1500:]}")
         max_rss = int(rss.read().strip().splitlines()[-1])
-        return Run(seconds, json.loads(out.read()), max_rss, spawned, errors)
+        return Run(seconds, json.loads(out.read()) if as_json else {}, max_rss, spawned,
+                   errors)
 
 
 def timed(argv: list[str], stdin: Path | None = None) -> float:
@@ -269,6 +271,8 @@ def measure(rows: int, work: Path, workers: int) -> list[dict[str, Any]]:
             noop = run_connector({**env, "CONNECTOR_LOG__LEVEL": "INFO",
                                   "CONNECTOR_LOG__JSON": "true"})
             assert not noop.report["actions"], "the second run was not a no-op"
+            # as cron runs it: the text summary on stdout (--json lists every row)
+            text = run_connector(env, as_json=False)
             read = min(raw_read(server, identity, fastest_reads(layout, scope))
                        for _ in range(2))
             per_ou = raw_read(server, identity, per_ou_reads(layout, scope), paged=True)
@@ -284,6 +288,7 @@ def measure(rows: int, work: Path, workers: int) -> list[dict[str, Any]]:
                              "raw_read_s": read, "raw_per_ou_s": per_ou,
                              "pre_read_s": pre_read_seconds(noop.spawned, noop.stderr),
                              "raw_scan_s": scan, "noop_s": noop.seconds,
+                             "noop_text_s": text.seconds,
                              "noop_phases": noop.report["summary"]["phase_seconds"],
                              "noop_run_s": noop.report["summary"]["duration_seconds"],
                              "accounts": creates,
@@ -326,6 +331,9 @@ def report(rows: int, runs: list[dict[str, Any]]) -> None:
           f"{span(get('raw_read_s'))} + roster scan {span(get('raw_scan_s'))})   connector "
           f"{span(noops)} s   ratio "
           f"{span([c / t for c, t in zip(noops, targets, strict=True)])}x  (goal <= 3x)")
+    texts = get("noop_text_s")
+    print(f"  no-op, text    as cron runs it (the summary, no --json): {span(texts)} s, ratio "
+          f"{span([c / t for c, t in zip(texts, targets, strict=True)])}x")
     if first["scope"] == "it-centre":
         print(f"                 (round three's reference, one paged search per managed OU: "
               f"{span(get('raw_per_ou_s'))} s, ratio "

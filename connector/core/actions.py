@@ -158,10 +158,19 @@ def _row_dict(row: OutOfScope | Unchecked) -> dict[str, object]:
 def _row_json(row: OutOfScope | Unchecked) -> str:
     """``to_dict()`` as compact JSON text, made without the dict: a province writes
     ~90,000 of these per national run, and a generic encoder costs 4x this."""
-    role = "null" if row.role is None else _json_text(row.role)
-    return (f'{{"employee_id": {_json_text(row.employee_id)}, "line": {row.line:d}, '
-            f'"unit_type": {_json_text(row.unit_type)}, '
-            f'"unit_code": {_json_text(row.unit_code)}, "role": {role}}}')
+    unit = (row[2], row[3], row[4])
+    tail = _UNIT_JSON.get(unit)
+    if tail is None:  # a few hundred units nationally: each encoded once per process
+        role = "null" if row.role is None else _json_text(row.role)
+        tail = (f'"unit_type": {_json_text(row.unit_type)}, '
+                f'"unit_code": {_json_text(row.unit_code)}, "role": {role}}}')
+        if len(_UNIT_JSON) < 4096:  # bounded: a long-lived daemon, a hostile roster
+            _UNIT_JSON[unit] = tail
+    return f'{{"employee_id": {_json_text(row[0])}, "line": {row[1]:d}, {tail}'
+
+
+#: (unit_type, unit_code, role) → the end of a row's JSON text (``_row_json``)
+_UNIT_JSON: dict[tuple[str, str, str | None], str] = {}
 
 
 class Unchecked(NamedTuple):

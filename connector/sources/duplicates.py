@@ -51,9 +51,11 @@ def resolve_duplicates(parsed: list[Parsed], unchecked: list[Unchecked]
     for start, row_id, _ in parsed:  # a look-alike id is no duplicate of a real one
         if row_id and row_id.isascii() and seen(key := id_key(row_id), start) != start:
             repeated.setdefault(key, [first[key]]).append(start)
+    fold = str.casefold  # id_key without a call per row: ~90,000 set-aside rows
     for row in unchecked:
-        if seen(key := id_key(row.employee_id), row.line) != row.line:
-            repeated.setdefault(key, [first[key]]).append(row.line)
+        line = row[1]
+        if seen(key := fold(row[0]), line) != line:
+            repeated.setdefault(key, [first[key]]).append(line)
     people: list[Person] = []
     rejected: list[Rejected] = []
     for start, row_id, outcome in parsed:

@@ -270,27 +270,31 @@ class _Rows:
         set_aside, plain_id, make = self.unchecked.append, EMPLOYEE_ID.match, Unchecked._make
         assert scope is not None
         self.start = start
-        for record in reader:
-            end = reader.line_num
-            if end == start and len(record) == width:
-                cells = (record[type_at], record[code_at],
-                         record[role_at] if role_at is not None else "")
-                unit = sieve.get(cells, _UNSEEN)
-                if unit is _UNSEEN:
-                    unit = sieve[cells] = _elsewhere(scope, *cells)
-                if unit is not None:
-                    row_id = record[id_at]
-                    row_id = row_id.strip() if row_id.isascii() else clean(row_id)
-                    # ASCII isalnum() implies the id pattern; anything else (a fullwidth
-                    # digit) takes the long way, to be rejected
-                    if row_id and len(row_id) <= MAX_ID and row_id.isascii() and (
-                            row_id.isalnum() or plain_id(row_id)):
-                        set_aside(make((row_id, start, *unit, record)))
-                        start = self.start = end + 1
-                        continue
-            if record and (record[0].strip() or any(cell.strip() for cell in record)):
-                self._record(start, end, record)  # else a blank line
-            start = self.start = end + 1
+        try:
+            for record in reader:
+                end = reader.line_num
+                if end == start and len(record) == width:
+                    cells = (record[type_at], record[code_at],
+                             record[role_at] if role_at is not None else "")
+                    unit = sieve.get(cells, _UNSEEN)
+                    if unit is _UNSEEN:
+                        unit = sieve[cells] = _elsewhere(scope, *cells)
+                    if unit is not None:
+                        row_id = record[id_at]
+                        row_id = row_id.strip() if row_id.isascii() else clean(row_id)
+                        # ASCII isalnum() implies the id pattern; anything else (a
+                        # fullwidth digit) takes the long way, to be rejected
+                        if row_id and len(row_id) <= MAX_ID and row_id.isascii() and (
+                                row_id.isalnum() or plain_id(row_id)):
+                            set_aside(make((row_id, start, *unit, record)))
+                            start = end + 1
+                            continue
+                if record and (record[0].strip() or any(cell.strip() for cell in record)):
+                    self.start = start
+                    self._record(start, end, record)  # else a blank line
+                start = end + 1
+        finally:  # where the record being read began, for read() if the reader raised
+            self.start = start
 
     def _unreadable(self, start: int, end: int, exc: csv.Error) -> None:
         self.count += 1
