@@ -25,9 +25,9 @@ from connector.core.policy import (
 )
 from connector.core.revert import TOUCHED, Undo
 
-#: what ``apply`` sends; a move is ``connector reorganize``'s, as the operator
 #: the ``format`` of a plan file (SPEC §9)
 PLAN_FORMAT = "connector-plan/1"
+#: what ``apply`` sends; a move is ``connector reorganize``'s, as the operator
 APPLICABLE = frozenset({Kind.CREATE, Kind.UPDATE, Kind.LOCK, Kind.RELABEL, Kind.UNLOCK,
                         Kind.GROUP_ADD, Kind.GROUP_REMOVE})
 #: the attributes a create or an update may write: §2's account attributes, never

@@ -217,7 +217,10 @@ class LdapDirectory(Directory):
         while True:
             try:
                 with _ldap_errors(f"search of {base}"):
+                    # never through an alias (ldap3's default follows them), as the
+                    # fast path: ou=provinces holds entries the provinces may write
                     conn.search(base, search_filter, search_scope=SCOPES[scope],
+                                dereference_aliases=ldap3.DEREF_NEVER,
                                 attributes=list(attributes), size_limit=limit or 0,
                                 paged_size=None if limit else self.settings.page_size,
                                 paged_cookie=cookie)

@@ -37,3 +37,17 @@ def make(request, slapd) -> Iterator:
 class TestLdapDirectory(DirectoryContract):
     def drop_lock_attribute(self, directory, dn: str) -> None:
         directory._conn().modify(dn, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])]})
+
+    def test_a_search_never_follows_an_alias_a_province_planted(self, make):
+        """ou=provinces holds entries the provinces write: an alias there to ou=central
+        must not bring central accounts into a read, over either send path."""
+        from tests.contract import apply, create
+
+        directory = make()
+        apply(directory, create("T1"))
+        alias = f"cn=link,{LAYOUT.people_dn('BTE')}"
+        directory.add_entry(alias, {"objectClass": ["alias", "extensibleObject"],
+                                    "cn": ["link"], "aliasedObjectName": [LAYOUT.central_dn]})
+        found = [dn for dn, _ in directory._search(LAYOUT.provinces_dn, "inetOrgPerson", ["uid"])]
+        assert not any("t1" in dn.lower() for dn in found)
+        assert {a.employee_id for a in directory.snapshot(IT).accounts} == {"T1"}
