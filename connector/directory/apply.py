@@ -37,6 +37,8 @@ def apply_in_phases(
     halted = threading.Event()
 
     def run(action: Action) -> Outcome:
+        if halted.is_set():  # queued before a defect was raised: never sent after it
+            return Outcome(action, "not sent: the run stopped on an internal error")
         try:
             done = send(action)
         except DirectoryUnavailable as exc:
