@@ -1,9 +1,11 @@
 """What the roster says a person's entry should be: its attribute values, the dates
-ppolicy enforces at bind time, and the status on the run's day (SPEC §3)."""
+ppolicy enforces at bind time, the status on the run's day (SPEC §3), and how the
+values an entry holds compare with them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
@@ -47,3 +49,30 @@ def effective(person: Person, today: dt.date | None) -> Person:
     if person.end_date and today is not None and dt.date.fromisoformat(person.end_date) < today:
         return replace(person, status=Status.TERMINATED)
     return person
+
+
+def differs(name: str, current: str | None, wanted: str) -> bool:
+    """Whether an attribute needs rewriting; ids compare as LDAP compares ``uid``."""
+    if name == "uid":
+        return False  # the RDN: never rewritten by a modify
+    if name == "employeeNumber":
+        return current is None or current.casefold() != wanted.casefold()
+    return current != wanted
+
+
+def moved_field_or_unit(current: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Art. 6 §2.2: a new field of work or unit for an existing account is a transfer.
+
+    Only a value the directory already holds counts: filling in a blank is an update.
+    """
+    for name in ("departmentNumber", "businessCategory"):
+        old, new = current.get(name), wanted.get(name)
+        if old is not None and new is not None and old.casefold() != new.casefold():
+            return True
+    return False
+
+
+def replaced_values(values: Mapping[str, str],
+         changes: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None], ...]:
+    """The values an update replaces (SPEC §13's ``before``)."""
+    return tuple((name, values.get(name)) for name, _ in changes)

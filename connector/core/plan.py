@@ -24,7 +24,14 @@ from connector.core.actions import (
     Unchecked,
     UnitCount,
 )
-from connector.core.desired import DEFAULT_ZONE, desired_values, effective
+from connector.core.desired import (
+    DEFAULT_ZONE,
+    desired_values,
+    differs,
+    effective,
+    moved_field_or_unit,
+    replaced_values,
+)
 from connector.core.dn import account_dn
 from connector.core.lockplan import lock_actions, restore_action
 from connector.core.model import (
@@ -216,7 +223,7 @@ class _Planner:
         # comparison of the two item views instead of one per attribute
         changes: tuple[tuple[str, str | None], ...] = () if wanted.items() <= current.items() \
             else tuple((name, wanted[name]) for name in PERSON_ATTRIBUTES
-                       if name in wanted and _differs(name, current.get(name), wanted[name]))
+                       if name in wanted and differs(name, current.get(name), wanted[name]))
         changes += tuple((attribute, None) for column, attribute in DATE_ATTRIBUTES.items()
                          if getattr(person, column) == "" and current.get(attribute) is not None)
         renamed = tuple((name, value) for name, value in changes if name == "departmentNumber"
@@ -226,16 +233,16 @@ class _Planner:
             current = {**current, "departmentNumber": wanted["departmentNumber"]}
             self.actions.append(Action(Kind.UPDATE, account.dn, Reason.REORGANIZED,
                                        employee_id=account.employee_id, changes=renamed,
-                                       before=_old(account.values, renamed)))
+                                       before=replaced_values(account.values, renamed)))
         lock = status_lock(person)
-        if lock is None and _moved_field_or_unit(current, wanted):
+        if lock is None and moved_field_or_unit(current, wanted):
             lock = LockReason(Reason.TRANSFERRED, Clause.TRANSFER)
         if lock is not None:
             self.lock(account, lock)
         if changes:
             self.actions.append(Action(Kind.UPDATE, account.dn, Reason.CHANGED,
                                        employee_id=account.employee_id, changes=changes,
-                                       before=_old(current, changes)))
+                                       before=replaced_values(current, changes)))
         if lock is None and account.locked:
             if is_liftable(account.lock_clause):
                 self.actions.append(Action(Kind.UNLOCK, account.dn, Reason.RETURNED,
@@ -309,27 +316,6 @@ class _Planner:
                                            employee_id=employee_id, member=dn))
 
 
-def _differs(name: str, current: str | None, wanted: str) -> bool:
-    """Whether an attribute needs rewriting; ids compare as LDAP compares ``uid``."""
-    if name == "uid":
-        return False  # the RDN: never rewritten by a modify
-    if name == "employeeNumber":
-        return current is None or current.casefold() != wanted.casefold()
-    return current != wanted
-
-
-def _moved_field_or_unit(current: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    """Art. 6 §2.2: a new field of work or unit for an existing account is a transfer.
-
-    Only a value the directory already holds counts: filling in a blank is an update.
-    """
-    for name in ("departmentNumber", "businessCategory"):
-        old, new = current.get(name), wanted.get(name)
-        if old is not None and new is not None and old.casefold() != new.casefold():
-            return True
-    return False
-
-
 def compute_plan(
     people: Iterable[Person],
     snapshot: Snapshot,
@@ -393,9 +379,3 @@ _LINE = itemgetter(1)
 
 def id_key_of(rejected: Rejected) -> str:
     return (rejected.employee_id or "").casefold()
-
-
-def _old(values: Mapping[str, str],
-         changes: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None], ...]:
-    """The values an update replaces (SPEC §13's ``before``)."""
-    return tuple((name, values.get(name)) for name, _ in changes)
