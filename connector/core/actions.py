@@ -147,7 +147,7 @@ class OutOfScope(NamedTuple):
         return _row_dict(self)
 
     def to_json(self) -> str:
-        return _row_json(self)
+        return row_json(self)
 
 
 def _row_dict(row: OutOfScope | Unchecked) -> dict[str, object]:
@@ -155,7 +155,7 @@ def _row_dict(row: OutOfScope | Unchecked) -> dict[str, object]:
             "unit_code": row.unit_code, "role": row.role}  # asdict's deep copy costs 10x
 
 
-def _row_json(row: OutOfScope | Unchecked) -> str:
+def row_json(row: OutOfScope | Unchecked) -> str:
     """``to_dict()`` as compact JSON text, made without the dict: a province writes
     ~90,000 of these per national run, and a generic encoder costs 4x this."""
     unit = (row[2], row[3], row[4])
@@ -169,7 +169,7 @@ def _row_json(row: OutOfScope | Unchecked) -> str:
     return f'{{"employee_id": {_json_text(row[0])}, "line": {row[1]:d}, {tail}'
 
 
-#: (unit_type, unit_code, role) → the end of a row's JSON text (``_row_json``)
+#: (unit_type, unit_code, role) → the end of a row's JSON text (``row_json``)
 _UNIT_JSON: dict[tuple[str, str, str | None], str] = {}
 
 
@@ -191,7 +191,7 @@ class Unchecked(NamedTuple):
         return _row_dict(self)
 
     def to_json(self) -> str:
-        return _row_json(self)
+        return row_json(self)
 
     @property
     def key(self) -> str:

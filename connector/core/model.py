@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 
 class UnitType(StrEnum):
@@ -35,7 +36,7 @@ class Status(StrEnum):
     VIOLATION = "violation"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Person:
     """One valid roster row. ``None`` in an optional field means "not given"."""
 
@@ -54,6 +55,28 @@ class Person:
     #: the directory holds), "": the cell is empty (remove it)
     start_date: str | None = None
     end_date: str | None = None
+
+    def __init__(self, employee_id: str, full_name: str, family_name: str, given_name: str,
+                 unit_type: UnitType, unit_code: str, status: Status, line: int,
+                 email: str | None = None, role: Role | None = None, field: str | None = None,
+                 start_date: str | None = None, end_date: str | None = None) -> None:
+        # one Person per roster row: each slot set through its descriptor, 2-3x faster
+        # than the generated frozen __init__ (object.__setattr__ per field)
+        (set_id, set_name, set_family, set_given, set_type, set_code, set_status, set_line,
+         set_email, set_role, set_field, set_start, set_end) = _PERSON_SLOTS
+        set_id(self, employee_id)
+        set_name(self, full_name)
+        set_family(self, family_name)
+        set_given(self, given_name)
+        set_type(self, unit_type)
+        set_code(self, unit_code)
+        set_status(self, status)
+        set_line(self, line)
+        set_email(self, email)
+        set_role(self, role)
+        set_field(self, field)
+        set_start(self, start_date)
+        set_end(self, end_date)
 
     @property
     def key(self) -> str:
@@ -83,7 +106,7 @@ class Rejected:
         return asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Account:
     """A person entry as read from a managed OU (only the attributes the plan needs)."""
 
@@ -104,9 +127,36 @@ class Account:
     #: fail instead of being lifted with it (SPEC §15)
     lock_values: tuple[str, ...] = ()
 
+    def __init__(self, dn: str, employee_id: str, container: str,
+                 values: Mapping[str, str] | None = None, locked: bool = False,
+                 lock_reason: str | None = None, lock_clause: str | None = None,
+                 lock_lost: bool = False, lock_values: tuple[str, ...] = ()) -> None:
+        # one Account per entry of a snapshot: as Person's
+        (set_dn, set_id, set_container, set_values, set_locked, set_reason, set_clause,
+         set_lost, set_lock_values) = _ACCOUNT_SLOTS
+        set_dn(self, dn)
+        set_id(self, employee_id)
+        set_container(self, container)
+        set_values(self, {} if values is None else values)
+        set_locked(self, locked)
+        set_reason(self, lock_reason)
+        set_clause(self, lock_clause)
+        set_lost(self, lock_lost)
+        set_lock_values(self, lock_values)
+
     @property
     def key(self) -> str:
         return id_key(self.employee_id)
+
+
+def _slot_setters(cls: type) -> tuple[Any, ...]:
+    """The ``__set__`` of each field's slot, in field order (what the fast ``__init__``
+    of a frozen slots dataclass sets; a test holds them to the fields)."""
+    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
+
+
+_PERSON_SLOTS = _slot_setters(Person)
+_ACCOUNT_SLOTS = _slot_setters(Account)
 
 
 @dataclass(frozen=True)

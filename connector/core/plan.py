@@ -40,6 +40,7 @@ from connector.core.model import (
     Layout,
     Person,
     Rejected,
+    Role,
     Scope,
     Snapshot,
     Status,
@@ -62,6 +63,9 @@ from connector.core.policy import (
 )
 
 NONE: frozenset[str] = frozenset()
+#: (target container, canonical province, the province is unknown, the unit is unknown,
+#: the target's area)
+_Place = tuple[str | None, str | None, bool, bool, str | None]
 
 
 class _Planner:
@@ -87,6 +91,7 @@ class _Planner:
         self.without_account = 0
         self._areas: dict[str, str] = {}
         self._own = (scope.code or "").casefold()
+        self._places: dict[tuple[UnitType, str, Role | None], _Place] = {}
 
     def _area(self, container: str) -> str:
         """``area_of``, remembered: a few dozen containers, asked about per account."""
@@ -108,17 +113,33 @@ class _Planner:
         if account.lock_lost:
             self.actions.append(restore_action(account))
 
+    def _placed(self, person: Person, existing: list[Account]) -> _Place:
+        """Where the person's account belongs, the province their unit names and whether
+        the unit is unknown: remembered per unit and role when a role is given (then
+        nothing else decides it); a row with no role may be told by its accounts."""
+        cells = (person.unit_type, person.unit_code, person.role)
+        place = self._places.get(cells) if person.role is not None else None
+        if place is None:
+            containers = frozenset(dn_key(a.container) for a in existing) if existing \
+                else NONE
+            target = desired_container(person, self.scope, self.layout, self.snapshot,
+                                       containers)
+            province = canonical_province(person.unit_code, self.snapshot.provinces) \
+                if person.unit_type is UnitType.PROVINCE else None
+            place = (target, province, person.unit_type is UnitType.PROVINCE and province
+                     is None, self.unknown(person), None if target is None else
+                     self._area(target))
+            if person.role is not None:
+                self._places[cells] = place
+        return place
+
     def person(self, person: Person, existing: list[Account]) -> None:
-        containers = frozenset(dn_key(a.container) for a in existing) if existing else NONE
-        target = desired_container(person, self.scope, self.layout, self.snapshot, containers)
+        target, province, unknown_province, unknown, place = self._placed(person, existing)
         for account in existing:
             self.handled.add(dn_key(account.dn))
         if self.awaiting_move(person, existing):
             return
-        province = canonical_province(person.unit_code, self.snapshot.provinces) \
-            if person.unit_type is UnitType.PROVINCE else None
-        unknown_province = person.unit_type is UnitType.PROVINCE and province is None
-        if (unknown_province and (existing or target is not None)) or self.unknown(person):
+        if (unknown_province and (existing or target is not None)) or unknown:
             # a typo in unit_code must not read as a transfer (a sticky lock) or an issuance
             self.reject_unit(person)
             return
@@ -132,7 +153,6 @@ class _Planner:
                 self.lock(account, moved)
             return
         unit_code = province or person.unit_code
-        place = self._area(target)
         here = [a for a in existing if self._area(a.container) == place]
         if len(here) < len(existing):
             moved = status_lock(person) or LockReason(Reason.TRANSFERRED, Clause.TRANSFER)

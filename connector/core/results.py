@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from connector.core.actions import Action, Plan, Unchecked
+from connector.core.actions import Action, Plan, Unchecked, row_json
 from connector.core.model import Person, Rejected, Snapshot
 
 
@@ -183,7 +183,7 @@ class RunResult:
             "actions": actions,
             "rejected": listed(r.to_dict() for r in self.rejected),
             # a province's ~90,000 rows: one text, each row encoded once, without a dict
-            "out_of_scope": Encoded(",\n    ".join([row.to_json() for row in plan.out_of_scope]))
+            "out_of_scope": Encoded(",\n    ".join(map(row_json, plan.out_of_scope)))
             if lazy and plan else [row.to_dict() for row in (plan.out_of_scope if plan else ())],
             "held": [h.to_dict() for h in plan.held] if plan else [],
             "awaiting_reorganize": [a.to_dict() for a in plan.awaiting] if plan else [],

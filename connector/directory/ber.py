@@ -185,6 +185,11 @@ def decode_entry(data: bytes, i: int, end: int) -> tuple[str, dict[str, list[str
         name = data[i:i + size].decode("ascii", "replace")
         i += size
         size = data[i + 1]                                   # vals: SET OF
+        if 1 < size < 0x80 and data[i + 3] < 0x80 and i + 4 + data[i + 3] == attribute_end:
+            # one short value, as nearly every attribute of a person entry has
+            values[name] = [data[i + 4:attribute_end].decode("utf-8", "replace")]
+            i = attribute_end
+            continue
         if size & 0x80:
             i += 2 + (size & 0x7F)
         else:

@@ -13,6 +13,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,7 @@ class _Rows:
                             header.index("role") if "role" in header else None)
         #: (unit_type, unit_code, role) cells → their canonical values when they name
         #: another scope's person, else None: a few hundred combinations nationally
-        self._sieve: dict[tuple[str, str, str], tuple[str, str, str | None] | None] = {}
+        self._sieve: dict[tuple[str, ...], tuple[str, str, str | None] | None] = {}
 
     def read(self, reader: Any, source: str) -> None:
         start = reader.line_num + 1
@@ -267,26 +268,31 @@ class _Rows:
         the record being read began (for ``read``, if the reader raises)."""
         scope, sieve, width = self.scope, self._sieve, len(self.header)
         id_at, (type_at, code_at, role_at) = self.id_index, self._unit_cells
-        set_aside, plain_id, make = self.unchecked.append, EMPLOYEE_ID.match, Unchecked._make
+        # the unit cells in one C call (a roster without a role column: two of them)
+        unit_cells = itemgetter(type_at, code_at) if role_at is None else \
+            itemgetter(type_at, code_at, role_at)
+        set_aside, plain_id = self.unchecked.append, EMPLOYEE_ID.match
+        new, unchecked = tuple.__new__, Unchecked  # Unchecked._make, less its frame
         assert scope is not None
         self.start = start
         try:
             for record in reader:
                 end = reader.line_num
                 if end == start and len(record) == width:
-                    cells = (record[type_at], record[code_at],
-                             record[role_at] if role_at is not None else "")
+                    cells = unit_cells(record)
                     unit = sieve.get(cells, _UNSEEN)
                     if unit is _UNSEEN:
                         unit = sieve[cells] = _elsewhere(scope, *cells)
                     if unit is not None:
                         row_id = record[id_at]
-                        row_id = row_id.strip() if row_id.isascii() else clean(row_id)
-                        # ASCII isalnum() implies the id pattern; anything else (a
-                        # fullwidth digit) takes the long way, to be rejected
-                        if row_id and len(row_id) <= MAX_ID and row_id.isascii() and (
-                                row_id.isalnum() or plain_id(row_id)):
-                            set_aside(make((row_id, start, *unit, record)))
+                        # ASCII isalnum() implies the id pattern; anything else (spaces
+                        # around it, a fullwidth digit) takes the long way, to be rejected
+                        if not (row_id.isalnum() and row_id.isascii()):
+                            row_id = row_id.strip() if row_id.isascii() else clean(row_id)
+                            if not (row_id.isascii() and plain_id(row_id)):
+                                row_id = ""
+                        if row_id and len(row_id) <= MAX_ID:
+                            set_aside(new(unchecked, (row_id, start, *unit, record)))
                             start = end + 1
                             continue
                 if record and (record[0].strip() or any(cell.strip() for cell in record)):
@@ -327,7 +333,7 @@ _UNSEEN: tuple[str, str, str | None] = ("", "", None)
 
 
 def _elsewhere(scope: Scope, unit_type_cell: str, unit_code_cell: str,
-               role_cell: str) -> tuple[str, str, str | None] | None:
+               role_cell: str = "") -> tuple[str, str, str | None] | None:
     """The canonical unit type, code and role of a row whose unit plainly names another
     scope's person; None when the row is (or may be) this scope's, or its unit cells are
     not valid (then it is validated, and rejected, as any row)."""

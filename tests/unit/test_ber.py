@@ -102,7 +102,7 @@ def test_search_request_matches_ldap3(message_id, base, scope, object_class, uid
 
 
 @given(dn=text, values=st.dictionaries(st.sampled_from(["cn", "sn", "mail", "description"]),
-                                       st.lists(st.text(max_size=300), min_size=1, max_size=3),
+                                       st.lists(st.text(max_size=300), min_size=0, max_size=3),
                                        min_size=0, max_size=4))
 def test_a_search_entry_decodes_to_the_text_ldap3_would_give(dn, values):
     from ldap3.protocol.rfc4511 import (

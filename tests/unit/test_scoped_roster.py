@@ -123,7 +123,10 @@ CODES = st.sampled_from(["BTE", "bte", "HCM", "TTCNTT", "VNPT", "ZZZ", ""])
 TYPES = st.sampled_from(["province", "central", "vendor", "Tỉnh", "planet"])
 ROLES = st.sampled_from(["user", "admin", "", "boss"])
 STATUSES = st.sampled_from(["active", "terminated", "sick_leave", "on holiday"])
-IDS = st.sampled_from(["B1", "B2", "b1", "H1", "T1", "bad id"])
+#: plain ids, a case variant, spaces around one, a fullwidth digit, a dotted one, one
+#: too long, one with a space inside: each path of the sieve's id check
+IDS = st.sampled_from(["B1", "B2", "b1", "H1", "T1", "bad id", " B2 ", "B\uff11", "H.1",
+                       "H" * 65, ""])
 
 
 @settings(max_examples=300, deadline=None)
