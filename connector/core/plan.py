@@ -63,9 +63,8 @@ from connector.core.policy import (
 )
 
 NONE: frozenset[str] = frozenset()
-#: (target container, canonical province, the province is unknown, the unit is unknown,
-#: the target's area)
-_Place = tuple[str | None, str | None, bool, bool, str | None]
+#: (target container, canonical province, the unit is unknown, the target's area)
+_Place = tuple[str | None, str | None, bool, str | None]
 
 
 class _Planner:
@@ -90,7 +89,6 @@ class _Planner:
         self.eligible_admins: set[str] = set()
         self.without_account = 0
         self._areas: dict[str, str] = {}
-        self._own = (scope.code or "").casefold()
         self._places: dict[tuple[UnitType, str, Role | None], _Place] = {}
 
     def _area(self, container: str) -> str:
@@ -114,9 +112,9 @@ class _Planner:
             self.actions.append(restore_action(account))
 
     def _placed(self, person: Person, existing: list[Account]) -> _Place:
-        """Where the person's account belongs, the province their unit names and whether
-        the unit is unknown: remembered per unit and role when a role is given (then
-        nothing else decides it); a row with no role may be told by its accounts."""
+        """Where the account belongs, the province the unit names and whether the unit is
+        unknown: remembered per unit and role when a role is given (nothing else then
+        decides it); a row with no role may be told by its accounts."""
         cells = (person.unit_type, person.unit_code, person.role)
         place = self._places.get(cells) if person.role is not None else None
         if place is None:
@@ -126,15 +124,15 @@ class _Planner:
                                        containers)
             province = canonical_province(person.unit_code, self.snapshot.provinces) \
                 if person.unit_type is UnitType.PROVINCE else None
-            place = (target, province, person.unit_type is UnitType.PROVINCE and province
-                     is None, self.unknown(person), None if target is None else
-                     self._area(target))
+            place = (target, province, self.unknown(person),
+                     None if target is None else self._area(target))
             if person.role is not None:
                 self._places[cells] = place
         return place
 
     def person(self, person: Person, existing: list[Account]) -> None:
-        target, province, unknown_province, unknown, place = self._placed(person, existing)
+        target, province, unknown, place = self._placed(person, existing)
+        unknown_province = person.unit_type is UnitType.PROVINCE and province is None
         for account in existing:
             self.handled.add(dn_key(account.dn))
         if self.awaiting_move(person, existing):

@@ -145,12 +145,9 @@ def tlv_header(data: bytes, i: int) -> tuple[int, int, int]:
 
 
 def decode_entry(data: bytes, i: int, end: int) -> tuple[str, dict[str, list[str]]]:
-    """A searchResEntry's value (from ``i`` to ``end``) as (dn, {name: [text]}).
-
-    Every TLV header is read inline, short lengths first (no call per header): this
-    runs ~25 times per entry, 100,000 entries per national snapshot, and a call per
-    header was half the cost of the read.
-    """
+    """A searchResEntry's value (from ``i`` to ``end``) as (dn, {name: [text]}). Every
+    TLV header is read inline, short lengths first: a call per header (~25 per entry,
+    100,000 entries per national snapshot) was half the cost of the read."""
     size = data[i + 1]                                       # objectName
     if size & 0x80:
         count = size & 0x7F
