@@ -285,8 +285,8 @@ class _Rows:
                         unit = sieve[cells] = _elsewhere(scope, *cells)
                     if unit is not None:
                         row_id = record[id_at]
-                        # ASCII isalnum() implies the id pattern; anything else (spaces
-                        # around it, a fullwidth digit) takes the long way, to be rejected
+                        # ASCII isalnum() implies the id pattern; anything else is
+                        # stripped, then held to it (a fullwidth digit fails: judged later)
                         if not (row_id.isalnum() and row_id.isascii()):
                             row_id = row_id.strip() if row_id.isascii() else clean(row_id)
                             if not (row_id.isascii() and plain_id(row_id)):
